@@ -1,0 +1,57 @@
+"""The ``heat-wsgi`` command: a thin adapter from argv to the library.
+
+Each group of subcommands lives in its own module under
+``heat_wsgi.commands`` and exposes ``register(subparsers)``. A command
+function takes the parsed namespace and returns the exit status; it raises
+:class:`~heat_wsgi.errors.HeatWsgiError` for unusable input, which becomes
+exit status 2 with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from heat_wsgi.errors import HeatWsgiError
+
+# Imported lazily so that `heat-wsgi --help` stays fast and a command group
+# that needs Heat installed does not break the ones that don't.
+COMMAND_MODULES: tuple[str, ...] = (
+    "heat_wsgi.commands.model",
+    "heat_wsgi.commands.cluster",
+    "heat_wsgi.commands.cloudwatch",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heat-wsgi",
+        description="Run OpenStack Heat's APIs under real web servers and scale them out.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that command group is not written yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except HeatWsgiError as exc:
+        print(f"heat-wsgi: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommand groups of the heat-wsgi CLI; see heat_wsgi.cli."""
