@@ -1,0 +1,110 @@
+"""A private MariaDB server under a state directory, with Heat's database in it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from heat_wsgi.errors import ServiceError
+from heat_wsgi.runtime import process
+from heat_wsgi.runtime.service import Service
+
+START_TIMEOUT = 60.0
+# Each heat-engine worker and uwsgi worker holds an oslo.db pool (5 + 10
+# overflow); a few hosts of those exceed MariaDB's default of 151.
+MAX_CONNECTIONS = 1000
+
+
+def _quote_sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _quote_sql_ident(value: str) -> str:
+    return "`" + value.replace("`", "``") + "`"
+
+
+def install_db(datadir: Path, *, service: str, log: Path) -> None:
+    """Create the system tables in ``datadir`` once; a populated datadir is kept."""
+    if (datadir / "mysql").is_dir():
+        return
+    binary = shutil.which("mariadb-install-db")
+    if binary is None:
+        raise ServiceError(service, "cannot run mariadb-install-db: not found "
+                                    "(install the mariadb-server package)")
+    datadir.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        result = subprocess.run(
+            [binary, "--no-defaults", f"--datadir={datadir}", "--user=root",
+             "--auth-root-authentication-method=socket", "--skip-test-db"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+    if result.returncode != 0:
+        # A half-made datadir would be "kept" next time; remove it.
+        shutil.rmtree(datadir, ignore_errors=True)
+        raise ServiceError(service, f"mariadb-install-db exited with status "
+                                    f"{result.returncode}" + process.log_tail(log), str(log))
+
+
+def run_sql(socket_path: Path, sql: str, *, service: str, log: str) -> str:
+    """Run ``sql`` as root over the unix socket with the ``mariadb`` client."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        raise ServiceError(service, "cannot run the mariadb client: not found "
+                                    "(install the mariadb-client package)")
+    result = subprocess.run([client, "--no-defaults", f"--socket={socket_path}", "-uroot",
+                             "--batch", "--skip-column-names", "-e", sql],
+                            capture_output=True, text=True, check=False, timeout=60)
+    if result.returncode != 0:
+        raise ServiceError(service, f"SQL failed over {socket_path}: "
+                                    f"{result.stderr.strip() or result.stdout.strip()}", log)
+    return result.stdout
+
+
+def start_mariadb(state_dir: Path, *, address: str = "127.0.0.1", port: int = 3306,
+                  database: str = "heat", user: str = "heat", password: str = "heat",
+                  name: str = "mariadb", max_connections: int = MAX_CONNECTIONS,
+                  timeout: float = START_TIMEOUT) -> Service:
+    """Start ``mariadbd --no-defaults`` bound to ``address:port``; create db and user.
+
+    The datadir ``<state_dir>/<name>/data`` is created with
+    ``mariadb-install-db`` on first use and kept afterwards, so a restart keeps
+    the stacks. The database and user are created idempotently as root over
+    the unix socket ``<state_dir>/<name>/mysqld.sock``.
+
+    :returns: a :class:`Service` whose ``url`` is
+        ``mysql+pymysql://user:password@address:port/database?charset=utf8mb4``.
+    """
+    process.require_free_ports(name, [(address, port)])
+    state_dir = state_dir.absolute()
+    base = state_dir / name
+    datadir = base / "data"
+    sock = base / "mysqld.sock"
+    log = state_dir / "logs" / f"{name}.log"
+    install_db(datadir, service=name, log=log)
+    binary = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+    argv = [binary, "--no-defaults", f"--datadir={datadir}", "--user=root",
+            f"--bind-address={address}", f"--port={port}", f"--socket={sock}",
+            f"--pid-file={base / 'mariadbd.pid'}", f"--max-connections={max_connections}",
+            "--skip-name-resolve", "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_general_ci", "--innodb-buffer-pool-size=64M",
+            # Durability is not the point of a throwaway cluster; speed is.
+            "--innodb-flush-log-at-trx-commit=2", "--skip-log-bin",
+            f"--log-error={log}"]
+    proc = process.spawn(name, argv, state_dir=state_dir, log=log)
+    try:
+        process.wait_for_unix_socket(sock, timeout, service=name, pid=proc.pid, log=log)
+        process.wait_for_tcp(address, port, timeout, service=name, pid=proc.pid, log=log)
+        db, who, pw = _quote_sql_ident(database), _quote_sql_string(user), _quote_sql_string(password)
+        run_sql(sock, f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4;"
+                      f"CREATE USER IF NOT EXISTS {who}@'%' IDENTIFIED BY {pw};"
+                      f"ALTER USER {who}@'%' IDENTIFIED BY {pw};"
+                      f"GRANT ALL PRIVILEGES ON {db}.* TO {who}@'%';"
+                      "FLUSH PRIVILEGES;", service=name, log=str(log))
+    except BaseException:
+        process.stop_proc(proc, 30.0)
+        raise
+    return Service(name=name, kind="mariadb", procs=(proc,), address=f"{address}:{port}",
+                   url=f"mysql+pymysql://{user}:{password}@{address}:{port}/{database}"
+                       "?charset=utf8mb4",
+                   health=f"tcp://{address}:{port}", log=str(log))
