@@ -1,0 +1,524 @@
+"""The deployment model: one immutable description of a scaled-out Heat.
+
+A :class:`Topology` names the machines (:class:`Host`), the API instances that
+run on them (:class:`ApiInstance`), the heat-engine processes per machine
+(:class:`EngineGroup`), the HAProxy in front (:class:`ProxyConfig`), the shared
+database and message bus, and the base ``heat.conf`` every machine's own
+``heat.conf`` is derived from. It can be loaded from YAML
+(:func:`heat_wsgi.loader.load_topology`) or built in Python::
+
+    from heat_wsgi import (ApiInstance, Database, EngineGroup, Host,
+                           Listener, MessageBus, ProxyConfig, Topology)
+
+    topology = Topology(
+        hosts=(Host(name="a", address="10.0.0.1"),
+               Host(name="b", address="10.0.0.2")),
+        database=Database(url="mysql+pymysql://heat:pw@127.0.0.1/heat", host="a"),
+        message_bus=MessageBus(transport_url="rabbit://heat:pw@127.0.0.1:5672/", host="a"),
+        api_instances=(ApiInstance(name="api-b", service="api", host="b"),),
+        engines=(EngineGroup(host="b", processes=2),),
+        proxy=ProxyConfig(host="a", listeners=(Listener(service="api"),)),
+        base_config=open("/etc/heat/heat.conf").read(),
+    )
+    problems = topology.validate()     # list of Problem, never raises
+    files = topology.render()          # {PurePosixPath("b/etc/heat/heat.conf"): RenderedFile, ...}
+
+Every class is a frozen, slotted, keyword-only dataclass; collections are
+tuples; change a topology with :func:`dataclasses.replace`. Constructors check
+each field's type and closed set of values and raise
+:class:`~heat_wsgi.errors.TopologyError` naming the field and the value. Rules
+that involve a range of values or several objects (ports in 1..65535, unique
+names, clashes, safe characters, ...) are checked by :meth:`Topology.validate`,
+which reports every problem at once.
+
+This module imports neither Heat nor oslo.messaging.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+
+from heat_wsgi.errors import TopologyError
+
+if TYPE_CHECKING:
+    from pathlib import PurePosixPath
+
+    from heat_wsgi.render import RenderedFile
+    from heat_wsgi.validate import Problem
+
+__all__ = [
+    "ServiceName", "ServerMode", "Balance", "ServiceInfo", "SERVICES",
+    "SERVICE_NAMES", "SERVER_MODES", "Host", "Paths", "ConfOption", "Database",
+    "MessageBus", "TLS", "Listener", "HealthCheck", "ProxyTimeouts", "StatsListener",
+    "ProxyConfig", "ApiInstance", "EngineGroup", "Topology", "DEFAULT_HEAT_VERSION",
+]
+
+ServiceName = Literal["api", "cfn", "cloudwatch"]
+"""The three Heat API services heat_wsgi can serve."""
+
+ServerMode = Literal["uwsgi", "mod_wsgi", "mod_proxy", "mod_proxy_uwsgi"]
+"""How one API instance is served.
+
+``uwsgi``: uwsgi on an ``http-socket``, reached directly by HAProxy.
+``mod_wsgi``: Apache runs the application in a mod_wsgi daemon process group.
+``mod_proxy``: Apache (``mod_proxy_http``) in front of uwsgi on a loopback
+``http-socket`` (``backend_port``).
+``mod_proxy_uwsgi``: Apache (``mod_proxy_uwsgi``) in front of uwsgi on a unix
+socket speaking the uwsgi protocol.
+"""
+
+Balance = Literal["roundrobin", "leastconn", "source"]
+
+SERVICE_NAMES: tuple[ServiceName, ...] = get_args(ServiceName)
+SERVER_MODES: tuple[ServerMode, ...] = get_args(ServerMode)
+DEFAULT_HEAT_VERSION = 27
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    """Fixed facts about one Heat API service."""
+
+    name: ServiceName
+    program: str          #: process name, e.g. ``heat-api``
+    default_port: int     #: the port deployments have always used
+    module: str           #: the heat_wsgi module holding ``application``
+    conf_group: str       #: heat.conf group with bind options (Heat <= 24)
+    url_prefix: str       #: path Apache maps when sharing a vhost
+    uses_database: bool   #: whether the API process opens the database
+
+
+SERVICES: Mapping[ServiceName, ServiceInfo] = types.MappingProxyType({
+    "api": ServiceInfo(name="api", program="heat-api", default_port=8004,
+                       module="heat_wsgi.api", conf_group="heat_api",
+                       url_prefix="/heat-api", uses_database=False),
+    "cfn": ServiceInfo(name="cfn", program="heat-api-cfn", default_port=8000,
+                       module="heat_wsgi.cfn", conf_group="heat_api_cfn",
+                       url_prefix="/heat-api-cfn", uses_database=False),
+    "cloudwatch": ServiceInfo(name="cloudwatch", program="heat-api-cloudwatch",
+                              default_port=8003, module="heat_wsgi.cloudwatch",
+                              conf_group="heat_api_cloudwatch",
+                              url_prefix="/heat-api-cloudwatch", uses_database=True),
+})
+
+
+def doc(text: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: the description used by the JSON Schema and the docs."""
+    return {"doc": text, **extra}
+
+
+# -- generic field checks -----------------------------------------------------
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _type_ok(value: object, hint: Any) -> bool:
+    origin = get_origin(hint)
+    if hint is Any:
+        return True
+    if origin is Literal:
+        return isinstance(value, str) and value in get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is tuple:
+        args = get_args(hint)
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_type_ok(item, args[0]) for item in value)
+        return len(args) == len(value) and all(map(_type_ok, value, args))
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin = get_origin(hint)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(hint))
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(hint))
+    if hint is type(None):
+        return "None"
+    if origin is tuple:
+        return f"a tuple of {_describe(get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _check_fields(obj: Any, where: str) -> None:
+    """Raise TopologyError unless every field of ``obj`` has its declared type."""
+    for name, hint in _hints(type(obj)).items():
+        value = getattr(obj, name)
+        if not _type_ok(value, hint):
+            raise TopologyError(f"{where}.{name}" if where else name,
+                                f"must be {_describe(hint)}", value)
+
+
+def _key(value: object) -> str:
+    """How a collection item is named in a field path."""
+    return value if isinstance(value, str) else "?"
+
+
+def _check_min(where: str, name: str, value: int | None, minimum: int) -> None:
+    if value is not None and value < minimum:
+        raise TopologyError(f"{where}.{name}", f"must be at least {minimum}", value)
+
+
+# -- value types --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paths:
+    """Where heat_wsgi's files live on one host."""
+
+    config_dir: str = field(default="/etc/heat", metadata=doc(
+        "Directory holding heat.conf, api-paste.ini and the uwsgi ini files."))
+    log_dir: str = field(default="/var/log/heat", metadata=doc("Log directory."))
+    run_dir: str = field(default="/run/heat", metadata=doc(
+        "Directory for unix sockets and pid files."))
+    venv: str | None = field(default=None, metadata=doc(
+        "Virtualenv with heat_wsgi and Heat installed; used for uwsgi, heat-engine "
+        "and mod_wsgi's python-home."))
+    python_path: str | None = field(default=None, metadata=doc(
+        "Extra site-packages for mod_wsgi's python-path when there is no venv."))
+    wsgi_dir: str = field(default="/var/www/heat", metadata=doc(
+        "Directory for the .wsgi scripts that mod_wsgi loads."))
+    apache_site_dir: str = field(default="/etc/apache2/sites-available", metadata=doc(
+        "Where Apache site files go (/etc/httpd/conf.d on Red Hat)."))
+    systemd_dir: str = field(default="/etc/systemd/system", metadata=doc(
+        "Where systemd unit files go."))
+    haproxy_config: str = field(default="/etc/haproxy/haproxy.cfg", metadata=doc(
+        "Path of the rendered haproxy.cfg on the proxy host."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "paths")
+
+    @property
+    def bin_dir(self) -> str:
+        """Directory of the uwsgi and heat-engine executables."""
+        return f"{self.venv.rstrip('/')}/bin" if self.venv else "/usr/bin"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Host:
+    """One machine, with the address other machines reach it on."""
+
+    name: str = field(metadata=doc("Unique host name; also written as [DEFAULT] host."))
+    address: str = field(metadata=doc("Address the other hosts reach this one on."))
+    paths: Paths = field(default_factory=Paths, metadata=doc("File layout on this host."))
+    user: str = field(default="heat", metadata=doc("System user running the services."))
+    group: str = field(default="heat", metadata=doc("System group of that user."))
+    heat_conf: tuple[ConfOption, ...] = field(default=(), metadata=doc(
+        "heat.conf options set on this host only, as {section: {key: value}}.",
+        yaml="sections"))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, f"hosts[{_key(self.name)}]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfOption:
+    """One ``[section] key = value`` to set in a rendered heat.conf."""
+
+    section: str
+    key: str
+    value: str
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "heat_conf")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Database:
+    """The SQL database every engine (and the cloudwatch API) connects to."""
+
+    url: str = field(metadata=doc(
+        "SQLAlchemy URL written as [database] connection; a loopback address in it "
+        "is rewritten to the serving host's address on the other hosts."))
+    host: str | None = field(default=None, metadata=doc(
+        "Name of the host that serves the database."))
+    max_connections: int | None = field(default=None, metadata=doc(
+        "The server's max_connections, to check the connection budget against."))
+    pool_size: int | None = field(default=None, metadata=doc(
+        "[database] max_pool_size per process (oslo.db default 5)."))
+    max_overflow: int | None = field(default=None, metadata=doc(
+        "[database] max_overflow per process (oslo.db default 50)."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "database")
+        _check_min("database", "max_connections", self.max_connections, 1)
+        _check_min("database", "pool_size", self.pool_size, 1)
+        _check_min("database", "max_overflow", self.max_overflow, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageBus:
+    """The AMQP broker that carries RPC between the APIs and the engines."""
+
+    transport_url: str = field(metadata=doc(
+        "oslo.messaging transport URL written as [DEFAULT] transport_url."))
+    host: str | None = field(default=None, metadata=doc(
+        "Name of the host that runs the broker."))
+    options: tuple[ConfOption, ...] = field(default=(), metadata=doc(
+        "rabbit_*/kombu_* options, as {section: {key: value}} "
+        "(usually oslo_messaging_rabbit).", yaml="sections"))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "message_bus")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TLS:
+    """TLS termination on the proxy."""
+
+    certificate: str = field(metadata=doc(
+        "PEM file with certificate and key, as HAProxy's 'crt' expects."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.tls")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listener:
+    """One HAProxy listener: a service's public address."""
+
+    service: ServiceName = field(metadata=doc("Which API service this listener fronts."))
+    port: int | None = field(default=None, metadata=doc(
+        "Port to bind; defaults to the service's usual port (8004, 8000, 8003)."))
+    address: str | None = field(default=None, metadata=doc(
+        "Address to bind; defaults to the proxy's bind address."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, f"proxy.listeners[{_key(self.service)}]")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else SERVICES[self.service].default_port
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthCheck:
+    """HTTP health checks HAProxy runs against every API instance."""
+
+    enabled: bool = field(default=True, metadata=doc(
+        "Send 'GET /healthcheck' and expect 200 (option httpchk)."))
+    server_check: bool = field(default=True, metadata=doc(
+        "Put 'check' on the server lines; without it HAProxy never runs the probe."))
+    uri: str = field(default="/healthcheck", metadata=doc("Path probed."))
+    inter: str = field(default="2s", metadata=doc("Interval between probes."))
+    fall: int = field(default=3, metadata=doc("Failed probes before a server is down."))
+    rise: int = field(default=2, metadata=doc("Passed probes before it is up again."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.health_check")
+        _check_min("proxy.health_check", "fall", self.fall, 1)
+        _check_min("proxy.health_check", "rise", self.rise, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyTimeouts:
+    """HAProxy timeouts; the defaults are the scaling guide's sample values."""
+
+    http_request: str = "10s"
+    queue: str = "1m"
+    connect: str = "10s"
+    client: str = "1m"
+    server: str = "1m"
+    check: str = "10s"
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.timeouts")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatsListener:
+    """HAProxy's statistics page."""
+
+    port: int = field(default=8404, metadata=doc("Port of the stats page."))
+    address: str | None = field(default=None, metadata=doc(
+        "Address to bind; defaults to the proxy's bind address."))
+    uri: str = field(default="/", metadata=doc("Path of the stats page."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.stats")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyConfig:
+    """The HAProxy that spreads requests over the API instances."""
+
+    host: str = field(metadata=doc("Name of the host HAProxy runs on."))
+    address: str | None = field(default=None, metadata=doc(
+        "Address the listeners bind; defaults to the host's address."))
+    listeners: tuple[Listener, ...] = field(default=(), metadata=doc(
+        "One listener per API service."))
+    balance: Balance = field(default="roundrobin", metadata=doc("Balancing algorithm."))
+    retries: int = field(default=3, metadata=doc("Connection retries per request."))
+    redispatch: bool = field(default=True, metadata=doc(
+        "Retry on another server when one is down (option redispatch)."))
+    maxconn: int = field(default=4000, metadata=doc("Global connection limit."))
+    timeouts: ProxyTimeouts = field(default_factory=ProxyTimeouts, metadata=doc("Timeouts."))
+    health_check: HealthCheck = field(default_factory=HealthCheck, metadata=doc(
+        "Health checks against the instances."))
+    tls: TLS | None = field(default=None, metadata=doc(
+        "Terminate TLS on the listeners with this certificate."))
+    stats: StatsListener | None = field(default_factory=StatsListener, metadata=doc(
+        "Statistics page; null for none."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy")
+        _check_min("proxy", "retries", self.retries, 0)
+        _check_min("proxy", "maxconn", self.maxconn, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiInstance:
+    """One running copy of a Heat API service."""
+
+    name: str = field(metadata=doc("Unique instance name; used in file and unit names."))
+    service: ServiceName = field(metadata=doc("api (heat-api), cfn or cloudwatch."))
+    host: str = field(metadata=doc("Name of the host it runs on."))
+    mode: ServerMode = field(default="uwsgi", metadata=doc("How it is served."))
+    port: int | None = field(default=None, metadata=doc(
+        "Port HAProxy reaches it on (uwsgi's or Apache's); defaults to the service's port."))
+    address: str | None = field(default=None, metadata=doc(
+        "Address it binds; defaults to the host's address."))
+    backend_port: int | None = field(default=None, metadata=doc(
+        "mod_proxy only: uwsgi's loopback http-socket port; defaults to port + 10000."))
+    socket: str | None = field(default=None, metadata=doc(
+        "uwsgi unix socket: required path for mod_proxy_uwsgi (defaults to "
+        "<run_dir>/<name>.sock); an extra listener in the other uwsgi modes."))
+    processes: int = field(default=2, metadata=doc("Worker processes."))
+    threads: int = field(default=1, metadata=doc("Threads per worker process."))
+
+    def __post_init__(self) -> None:
+        where = f"api_instances[{_key(self.name)}]"
+        _check_fields(self, where)
+        _check_min(where, "processes", self.processes, 1)
+        _check_min(where, "threads", self.threads, 1)
+
+    @property
+    def info(self) -> ServiceInfo:
+        return SERVICES[self.service]
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else SERVICES[self.service].default_port
+
+    @property
+    def effective_backend_port(self) -> int:
+        return self.backend_port if self.backend_port is not None else self.effective_port + 10000
+
+    @property
+    def uses_uwsgi(self) -> bool:
+        return self.mode != "mod_wsgi"
+
+    @property
+    def uses_apache(self) -> bool:
+        return self.mode != "uwsgi"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineGroup:
+    """The heat-engine processes of one host."""
+
+    host: str = field(metadata=doc("Name of the host they run on."))
+    processes: int = field(default=1, metadata=doc(
+        "heat-engine processes (one systemd unit each)."))
+    workers: int = field(default=1, metadata=doc(
+        "num_engine_workers: worker processes each heat-engine forks."))
+
+    def __post_init__(self) -> None:
+        where = f"engines[{_key(self.host)}]"
+        _check_fields(self, where)
+        _check_min(where, "processes", self.processes, 1)
+        _check_min(where, "workers", self.workers, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topology:
+    """A whole deployment: hosts, API instances, engines, proxy and shared services."""
+
+    name: str = field(default="heat", metadata=doc("Name of the deployment."))
+    heat_version: int = field(default=DEFAULT_HEAT_VERSION, metadata=doc(
+        "Target Heat major version; <= 24 also writes [heat_api] bind options."))
+    hosts: tuple[Host, ...] = field(default=(), metadata=doc("The machines."))
+    api_instances: tuple[ApiInstance, ...] = field(default=(), metadata=doc(
+        "The API instances."))
+    engines: tuple[EngineGroup, ...] = field(default=(), metadata=doc(
+        "heat-engine processes, one group per host."))
+    proxy: ProxyConfig | None = field(default=None, metadata=doc("The HAProxy in front."))
+    database: Database | None = field(default=None, metadata=doc(
+        "The database; when absent the base heat.conf's setting is kept."))
+    message_bus: MessageBus | None = field(default=None, metadata=doc(
+        "The AMQP broker; when absent the base heat.conf's setting is kept."))
+    base_config: str = field(default="", metadata=doc(
+        "Text of the base heat.conf every host's heat.conf is derived from. "
+        "In YAML give base_config_file (a path, relative to the YAML file) or "
+        "base_config (the text)."))
+    heat_conf: tuple[ConfOption, ...] = field(default=(), metadata=doc(
+        "heat.conf options set on every host, as {section: {key: value}}.",
+        yaml="sections"))
+    sources: tuple[tuple[str, str], ...] = field(
+        default=(), compare=False, repr=False,
+        metadata=doc("file:line of each field, filled in by the loader.", internal=True))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "")
+
+    # -- lookups -----------------------------------------------------------
+    def host(self, name: str) -> Host | None:
+        """The host called ``name``, or ``None``."""
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        return None
+
+    def host_map(self) -> dict[str, Host]:
+        """Hosts by name (the first one wins when names repeat)."""
+        result: dict[str, Host] = {}
+        for host in self.hosts:
+            result.setdefault(host.name, host)
+        return result
+
+    def source_map(self) -> dict[str, str]:
+        """``field path -> file:line`` as recorded by the loader."""
+        return dict(self.sources)
+
+    def validate(self) -> list[Problem]:
+        """Every problem with this topology; see :func:`heat_wsgi.validate.validate`."""
+        from heat_wsgi.validate import validate
+        return validate(self)
+
+    def render(self) -> dict[PurePosixPath, RenderedFile]:
+        """Every file, per host; see :func:`heat_wsgi.render.render_all`."""
+        from heat_wsgi.render import render_all
+        return render_all(self)
+
+
+def model_classes() -> tuple[type, ...]:
+    """Every dataclass of the model, for the schema and the docs."""
+    return (Topology, Host, Paths, ConfOption, Database, MessageBus, TLS, Listener,
+            HealthCheck, ProxyTimeouts, StatsListener, ProxyConfig, ApiInstance,
+            EngineGroup)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Field name -> description, from the field metadata."""
+    return {f.name: str(f.metadata.get("doc", "")) for f in dataclasses.fields(cls)}

@@ -1,0 +1,174 @@
+"""One quoting function per output format.
+
+Every value that reaches a rendered file passes through exactly one of these
+functions. Each returns the text to paste after the directive or key, quoted
+only when needed, or raises :class:`UnsafeValue` when the value cannot be
+written in that format without changing its meaning or adding a directive
+(a newline, a control character, a construct the format would expand).
+
+The rules, format by format:
+
+``ini_value`` (heat.conf, read by oslo.config)
+    oslo.config strips the value, removes one pair of matching outer quotes
+    and expands ``$name``. So ``$`` becomes ``$$`` and a value with leading or
+    trailing whitespace, or one that starts and ends with the same quote
+    character, is wrapped in double quotes.
+``uwsgi_value`` (uwsgi ini)
+    uwsgi strips values and expands ``%x`` magic variables, ``$(VAR)`` and
+    ``@(file)``; it has no quoting. Such values are refused.
+``apache_arg`` (httpd configuration)
+    Arguments are split on whitespace; a double-quoted argument may contain
+    ``\\"``. ``${NAME}`` is expanded from defines, so it is refused.
+``haproxy_word`` (haproxy.cfg)
+    A word of safe characters is written bare; anything else is put in single
+    quotes, inside which HAProxy interprets nothing.
+``systemd_value`` / ``systemd_exec_arg`` (unit files)
+    ``%`` introduces a specifier and becomes ``%%``. Command lines also expand
+    ``$VAR`` and split on whitespace and ``;``, so arguments are escaped and
+    double-quoted as needed.
+``python_str`` (the ``.wsgi`` script)
+    A Python string literal.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from heat_wsgi.errors import HeatWsgiError
+
+__all__ = [
+    "UnsafeValue", "unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
+    "apache_arg", "haproxy_word", "systemd_value", "systemd_exec_arg",
+    "python_str", "NAME_PATTERN",
+]
+
+#: Names of instances, hosts and groups: they become file names, unit names,
+#: HAProxy server names and Apache process-group names.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+class UnsafeValue(HeatWsgiError, ValueError):
+    """A value cannot be written safely in the named output format."""
+
+    def __init__(self, fmt: str, value: object, reason: str) -> None:
+        super().__init__(fmt, value, reason)
+        self.fmt = fmt
+        self.value = value
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"cannot write {self.value!r} into {self.fmt}: {self.reason}"
+
+
+def unsafe_reason(value: str) -> str | None:
+    """Say why ``value`` can be written in no format at all, or ``None``.
+
+    Control characters (including newlines, tabs excepted) and Unicode line
+    or paragraph separators are refused everywhere: each of them could end
+    the line in some reader and start a new directive.
+    """
+    for char in value:
+        if char == "\t":
+            continue
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            return f"contains the control character {char!r}"
+    return None
+
+
+def _check(fmt: str, value: str) -> None:
+    if not isinstance(value, str):
+        raise UnsafeValue(fmt, value, "is not a string")
+    reason = unsafe_reason(value)
+    if reason:
+        raise UnsafeValue(fmt, value, reason)
+
+
+_INI_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def ini_key(key: str) -> str:
+    """Return ``key`` if it can name an oslo.config option or section."""
+    if not isinstance(key, str) or not _INI_KEY.fullmatch(key):
+        raise UnsafeValue("ini", key, "keys and sections are made of letters, digits, '_', '.' and '-'")
+    return key
+
+
+def ini_value(value: str) -> str:
+    """Quote ``value`` for an oslo.config ini file."""
+    _check("ini", value)
+    text = value.replace("$", "$$")
+    needs_quotes = value.strip() != value or (
+        len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'")
+    if len(value) == 1 and value in "\"'":
+        needs_quotes = True
+    return f'"{text}"' if needs_quotes else text
+
+
+def uwsgi_value(value: str) -> str:
+    """Return ``value`` for a uwsgi ini file, where nothing can be quoted."""
+    _check("uwsgi ini", value)
+    if value.strip() != value:
+        raise UnsafeValue("uwsgi ini", value, "uwsgi strips leading and trailing whitespace")
+    for marker in ("%", "$(", "@(", "{{"):
+        if marker in value:
+            raise UnsafeValue("uwsgi ini", value, f"uwsgi expands {marker!r}")
+    if value[:1] in ("#", ";"):
+        raise UnsafeValue("uwsgi ini", value, "would be read as a comment")
+    return value
+
+
+_APACHE_BARE = re.compile(r"[A-Za-z0-9_./:=,+@%{}|*-]+")
+
+
+def apache_arg(value: str) -> str:
+    """Quote ``value`` as one argument of an Apache httpd directive."""
+    _check("Apache config", value)
+    if "${" in value:
+        raise UnsafeValue("Apache config", value, "Apache expands '${...}'")
+    if _APACHE_BARE.fullmatch(value):
+        return value
+    if value.endswith("\\"):
+        raise UnsafeValue("Apache config", value, "a trailing backslash would escape the closing quote")
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+_HAPROXY_BARE = re.compile(r"[A-Za-z0-9_.:/@+=,~\[\]-]+")
+
+
+def haproxy_word(value: str) -> str:
+    """Quote ``value`` as one word of haproxy.cfg."""
+    _check("haproxy.cfg", value)
+    if _HAPROXY_BARE.fullmatch(value):
+        return value
+    if "'" in value:
+        raise UnsafeValue("haproxy.cfg", value, "contains a single quote")
+    return f"'{value}'"
+
+
+def systemd_value(value: str) -> str:
+    """Escape ``value`` for a plain systemd unit setting (``User=``, ...)."""
+    _check("systemd unit", value)
+    if value.strip() != value:
+        raise UnsafeValue("systemd unit", value, "systemd strips leading and trailing whitespace")
+    if value.endswith("\\"):
+        raise UnsafeValue("systemd unit", value, "a trailing backslash continues the line")
+    return value.replace("%", "%%")
+
+
+_SYSTEMD_BARE = re.compile(r"[A-Za-z0-9_./:=,+@-]+")
+
+
+def systemd_exec_arg(value: str) -> str:
+    """Quote ``value`` as one argument of a systemd ``Exec*=`` command line."""
+    _check("systemd unit", value)
+    text = value.replace("%", "%%").replace("$", "$$")
+    if _SYSTEMD_BARE.fullmatch(value):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def python_str(value: str) -> str:
+    """Return a Python string literal for ``value``."""
+    _check("Python script", value)
+    return repr(value)

@@ -1,0 +1,143 @@
+"""Render a topology into every file of the deployment, without touching disk.
+
+:func:`render_all` returns a mapping from a per-host relative path
+(``<host>/<absolute path on that host without the leading slash>``) to a
+:class:`RenderedFile`; :func:`render_manifest` lists them. Writing them is
+:func:`heat_wsgi.writer.write_tree`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Literal
+
+from heat_wsgi.errors import RenderError, TopologyError
+from heat_wsgi.model import ApiInstance, Host, Topology
+from heat_wsgi.quoting import UnsafeValue
+from heat_wsgi.render.apache import render_apache_site, render_wsgi_script
+from heat_wsgi.render.common import GENERATOR, Index, build_index, engine_unit_name, heat_conf_path, instance_layout
+from heat_wsgi.render.haproxy import render_haproxy
+from heat_wsgi.render.heatconf import base_settings, render_heat_conf, render_overlay
+from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
+from heat_wsgi.render.uwsgi import render_uwsgi_ini
+
+__all__ = ["FileKind", "RenderedFile", "render_all", "render_manifest", "host_file_key"]
+
+FileKind = Literal["haproxy", "heat.conf", "heat.conf overlay", "uwsgi", "apache",
+                   "wsgi script", "systemd"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderedFile:
+    """One rendered file: where it goes, what it holds and its permissions."""
+
+    host: str            #: host name the file belongs to
+    path: str            #: absolute path on that host
+    text: str            #: the content, ending in exactly one newline
+    mode: int            #: permission bits, e.g. ``0o640``
+    kind: FileKind       #: which format it is
+    purpose: str         #: one line for the manifest
+
+    @property
+    def key(self) -> PurePosixPath:
+        return host_file_key(self.host, self.path)
+
+
+def host_file_key(host: str, path: str) -> PurePosixPath:
+    """``<host>/<path without its leading slash>``."""
+    return PurePosixPath(host) / path.lstrip("/")
+
+
+def _add(files: dict[PurePosixPath, RenderedFile], item: RenderedFile) -> None:
+    if item.key in files:
+        raise RenderError(str(item.key), "two files would be written to the same path")
+    files[item.key] = item
+
+
+def render_all(topology: Topology, *, validated: bool = False) -> dict[PurePosixPath, RenderedFile]:
+    """Every file of the deployment, per host, sorted by path.
+
+    Unless ``validated`` says the caller already looked at
+    :func:`heat_wsgi.validate.validate`, the topology is validated first and
+    the first error is raised as :class:`~heat_wsgi.errors.TopologyError`.
+    """
+    if not validated:
+        from heat_wsgi.validate import validate
+        errors = [p for p in validate(topology) if p.severity == "error"]
+        if errors:
+            first = errors[0]
+            more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+            raise TopologyError(first.path, first.message + more, first.value, first.source)
+    try:
+        return _render_all(topology)
+    except UnsafeValue as exc:
+        raise RenderError(topology.name, str(exc)) from exc
+
+
+def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
+    index = build_index(topology)
+    base = base_settings(topology)
+    files: dict[PurePosixPath, RenderedFile] = {}
+    if topology.proxy is not None:
+        proxy_host = index.hosts[topology.proxy.host]
+        _add(files, RenderedFile(
+            host=proxy_host.name, path=proxy_host.paths.haproxy_config,
+            text=render_haproxy(topology, index), mode=0o644, kind="haproxy",
+            purpose="HAProxy listeners for the Heat APIs"))
+    for host_name in index.heat_hosts:
+        host = index.hosts[host_name]
+        _add(files, RenderedFile(
+            host=host.name, path=heat_conf_path(host),
+            text=render_heat_conf(topology, host, index, base), mode=0o640,
+            kind="heat.conf", purpose="heat.conf (holds credentials)"))
+        for instance in index.instances_by_host.get(host_name, []):
+            _render_instance(topology, instance, host, index, files)
+        for group in index.engines_by_host.get(host_name, []):
+            for number in range(1, group.processes + 1):
+                _add(files, RenderedFile(
+                    host=host.name,
+                    path=f"{host.paths.systemd_dir.rstrip('/')}/{engine_unit_name(number)}",
+                    text=render_engine_unit(topology, group, host, number), mode=0o644,
+                    kind="systemd", purpose=f"heat-engine {number} of {group.processes}"))
+    return dict(sorted(files.items()))
+
+
+def _render_instance(topology: Topology, instance: ApiInstance, host: Host, index: Index,
+                     files: dict[PurePosixPath, RenderedFile]) -> None:
+    layout = instance_layout(topology, instance, host, index)
+    program = instance.info.program
+    if layout.overlay:
+        _add(files, RenderedFile(
+            host=host.name, path=layout.overlay, text=render_overlay(topology, instance, host),
+            mode=0o640, kind="heat.conf overlay",
+            purpose=f"{program} {instance.name}: [{instance.info.conf_group}] bind options"))
+    if instance.uses_uwsgi:
+        _add(files, RenderedFile(
+            host=host.name, path=layout.uwsgi_ini,
+            text=render_uwsgi_ini(topology, instance, host, layout), mode=0o644,
+            kind="uwsgi", purpose=f"{program} {instance.name}: uwsgi ini"))
+        _add(files, RenderedFile(
+            host=host.name, path=layout.unit_file,
+            text=render_uwsgi_unit(topology, instance, host, layout), mode=0o644,
+            kind="systemd", purpose=f"{program} {instance.name}: systemd unit for uwsgi"))
+    if instance.uses_apache:
+        _add(files, RenderedFile(
+            host=host.name, path=layout.apache_site,
+            text=render_apache_site(topology, instance, host, layout), mode=0o644,
+            kind="apache", purpose=f"{program} {instance.name}: Apache site ({instance.mode})"))
+    if instance.mode == "mod_wsgi":
+        _add(files, RenderedFile(
+            host=host.name, path=layout.wsgi_script,
+            text=render_wsgi_script(topology, instance, host, layout), mode=0o644,
+            kind="wsgi script", purpose=f"{program} {instance.name}: mod_wsgi script"))
+
+
+def render_manifest(files: dict[PurePosixPath, RenderedFile]) -> str:
+    """A tab-separated list: host, path on the host, mode, kind, purpose."""
+    lines = [f"# Generated by {GENERATOR}: every rendered file, one per line.",
+             "# host\tpath\tmode\tkind\tpurpose"]
+    for key in sorted(files):
+        item = files[key]
+        lines.append(f"{item.host}\t{item.path}\t{item.mode:04o}\t{item.kind}\t{item.purpose}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,96 @@
+"""haproxy.cfg for the proxy host: one listener per API service."""
+
+from __future__ import annotations
+
+from heat_wsgi.model import SERVICE_NAMES, ServiceName, Topology
+from heat_wsgi.quoting import haproxy_word as w
+from heat_wsgi.render.common import Index, build_index, header, instance_address, is_wildcard
+from heat_wsgi.errors import RenderError
+
+__all__ = ["render_haproxy", "LISTENER_NAMES"]
+
+#: Listener names; the first two are the scaling guide's.
+LISTENER_NAMES: dict[ServiceName, str] = {
+    "api": "rest_api_proxy", "cfn": "cfn_api_proxy", "cloudwatch": "cloudwatch_api_proxy"}
+
+
+def _addr(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address and not address.startswith("[") else address
+    return w(f"{host}:{port}")
+
+
+def render_haproxy(topology: Topology, index: Index | None = None) -> str:
+    """The whole haproxy.cfg; raises RenderError when there is no proxy."""
+    proxy = topology.proxy
+    if proxy is None:
+        raise RenderError("haproxy.cfg", "the topology has no proxy")
+    if index is None:
+        index = build_index(topology)
+    proxy_host = index.hosts.get(proxy.host)
+    if proxy_host is None:
+        raise RenderError("haproxy.cfg", f"proxy host {proxy.host!r} is not defined")
+    bind_address = proxy.address if proxy.address is not None else proxy_host.address
+    t = proxy.timeouts
+    hc = proxy.health_check
+    lines = header("#", topology, "HAProxy in front of the Heat API instances")
+    lines += [
+        "global",
+        f"    maxconn {proxy.maxconn}",
+        "",
+        "defaults",
+        "    mode http",
+        f"    maxconn {proxy.maxconn}",
+    ]
+    if proxy.redispatch:
+        lines.append("    option redispatch")
+    lines += [
+        f"    retries {proxy.retries}",
+        f"    timeout http-request {w(t.http_request)}",
+        f"    timeout queue {w(t.queue)}",
+        f"    timeout connect {w(t.connect)}",
+        f"    timeout client {w(t.client)}",
+        f"    timeout server {w(t.server)}",
+        f"    timeout check {w(t.check)}",
+    ]
+    by_service: dict[str, list[tuple[str, str, int]]] = {s: [] for s in SERVICE_NAMES}
+    for instance in topology.api_instances:
+        host = index.hosts.get(instance.host)
+        if host is None:
+            continue
+        address = instance_address(instance, host)
+        if is_wildcard(address):
+            address = host.address
+        by_service[instance.service].append((instance.name, address, instance.effective_port))
+    ssl = f" ssl crt {w(proxy.tls.certificate)}" if proxy.tls else ""
+    scheme = "https" if proxy.tls else "http"
+    for listener in sorted(proxy.listeners, key=lambda l: SERVICE_NAMES.index(l.service)):
+        address = listener.address if listener.address is not None else bind_address
+        lines += [
+            "",
+            f"listen {LISTENER_NAMES[listener.service]}",
+            f"    bind {_addr(address, listener.effective_port)}{ssl}",
+            f"    balance {proxy.balance}",
+            "    option forwardfor",
+            f"    http-request set-header X-Forwarded-Proto {scheme}",
+        ]
+        if hc.enabled:
+            lines += [
+                "    option httpchk",
+                f"    http-check send meth GET uri {w(hc.uri)}",
+                "    http-check expect status 200",
+            ]
+        check = f" check inter {w(hc.inter)} fall {hc.fall} rise {hc.rise}" if hc.server_check else ""
+        for name, server_address, port in by_service[listener.service]:
+            lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}")
+    if proxy.stats is not None:
+        stats = proxy.stats
+        address = stats.address if stats.address is not None else bind_address
+        lines += [
+            "",
+            "listen stats",
+            f"    bind {_addr(address, stats.port)}",
+            "    stats enable",
+            f"    stats uri {w(stats.uri)}",
+            "    stats refresh 10s",
+        ]
+    return "\n".join(lines) + "\n"

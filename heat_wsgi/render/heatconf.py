@@ -1,0 +1,144 @@
+"""heat.conf for each host, derived from the topology's base heat.conf."""
+
+from __future__ import annotations
+
+from heat_wsgi.model import ApiInstance, ConfOption, Host, Topology
+from heat_wsgi.quoting import ini_key, ini_value
+from heat_wsgi.render.common import (
+    Index, header, heat_conf_path, instance_address, needs_overlay,
+    rewrite_hostlist_loopback, rewrite_url_loopback,
+)
+from heat_wsgi.render.inifile import edit_ini, parse_ini
+
+__all__ = [
+    "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "base_settings", "host_edits",
+    "effective_settings", "render_heat_conf", "render_overlay", "is_amqp_key",
+]
+
+Key = tuple[str, str]
+
+#: Options that hold the database URL, the current name first.
+DB_URL_KEYS: tuple[Key, ...] = (
+    ("database", "connection"), ("DEFAULT", "sql_connection"), ("database", "sql_connection"))
+#: Options that hold an AMQP URL.
+AMQP_URL_KEYS: tuple[Key, ...] = (("DEFAULT", "transport_url"),)
+#: Legacy options that hold AMQP host names (``host`` or ``host:port,...``).
+AMQP_HOST_KEYS: tuple[Key, ...] = (
+    ("DEFAULT", "rabbit_host"), ("DEFAULT", "rabbit_hosts"),
+    ("oslo_messaging_rabbit", "rabbit_host"), ("oslo_messaging_rabbit", "rabbit_hosts"))
+_AMQP_SECTIONS = ("DEFAULT", "oslo_messaging_rabbit", "oslo_messaging_kombu")
+
+
+def is_amqp_key(key: Key) -> bool:
+    """Whether an option belongs to the AMQP settings engines must share."""
+    section, name = key
+    if key in AMQP_URL_KEYS:
+        return True
+    return section in _AMQP_SECTIONS and name.startswith(("rabbit_", "kombu_", "amqp_"))
+
+
+def _options(options: tuple[ConfOption, ...]) -> dict[Key, str]:
+    return {(o.section, o.key): o.value for o in options}
+
+
+def base_settings(topology: Topology) -> dict[Key, str]:
+    """The base heat.conf's values with the topology-wide options applied."""
+    settings = parse_ini(topology.base_config)
+    settings.update(_options(topology.heat_conf))
+    return settings
+
+
+def host_edits(topology: Topology, host: Host, index: Index,
+               base: dict[Key, str] | None = None) -> dict[Key, str | None]:
+    """The unquoted values heat_wsgi sets in ``host``'s heat.conf."""
+    if base is None:
+        base = base_settings(topology)
+    edits: dict[Key, str | None] = dict(_options(topology.heat_conf))
+    edits[("DEFAULT", "host")] = host.name
+
+    db = topology.database
+    db_server = index.hosts.get(db.host) if db and db.host else None
+    present = [key for key in DB_URL_KEYS if key in base]
+    if db is not None:
+        target = present[0] if present else DB_URL_KEYS[0]
+        url = db.url
+        if db_server is not None and db_server.name != host.name:
+            url = rewrite_url_loopback(url, db_server.address)
+        edits[target] = url
+        if db.pool_size is not None:
+            edits[("database", "max_pool_size")] = str(db.pool_size)
+        if db.max_overflow is not None:
+            edits[("database", "max_overflow")] = str(db.max_overflow)
+    if db_server is not None and db_server.name != host.name:
+        for key in present:
+            if key not in edits:
+                edits[key] = rewrite_url_loopback(base[key], db_server.address)
+
+    bus = topology.message_bus
+    bus_server = index.hosts.get(bus.host) if bus and bus.host else None
+    remote_bus = bus_server is not None and bus_server.name != host.name
+    if bus is not None:
+        url = bus.transport_url
+        edits[AMQP_URL_KEYS[0]] = (rewrite_url_loopback(url, bus_server.address)
+                                   if remote_bus and bus_server else url)
+        edits.update(_options(bus.options))
+    if remote_bus and bus_server is not None:
+        for key in AMQP_URL_KEYS:
+            if key in base and key not in edits:
+                edits[key] = rewrite_url_loopback(base[key], bus_server.address)
+        for key in AMQP_HOST_KEYS:
+            value = edits.get(key, base.get(key))
+            if value is not None:
+                edits[key] = rewrite_hostlist_loopback(value, bus_server.address)
+
+    edits[("oslo_middleware", "enable_proxy_headers_parsing")] = "true"
+    groups = index.engines_by_host.get(host.name, [])
+    if groups:
+        edits[("DEFAULT", "num_engine_workers")] = str(groups[0].workers)
+    if topology.heat_version <= 24:
+        for instance in index.instances_by_host.get(host.name, []):
+            # heat-api-cloudwatch left Heat long before 24: it has no group.
+            if instance.service != "cloudwatch" and not needs_overlay(topology, instance, index):
+                group = instance.info.conf_group
+                edits[(group, "bind_host")] = instance_address(instance, host)
+                edits[(group, "bind_port")] = str(instance.effective_port)
+    edits.update(_options(host.heat_conf))
+    return edits
+
+
+def effective_settings(topology: Topology, host: Host, index: Index,
+                       base: dict[Key, str] | None = None) -> dict[Key, str]:
+    """What oslo.config will read from ``host``'s rendered heat.conf."""
+    if base is None:
+        base = base_settings(topology)
+    settings = dict(base)
+    for key, value in host_edits(topology, host, index, base).items():
+        if value is None:
+            settings.pop(key, None)
+        else:
+            settings[key] = value
+    return settings
+
+
+def _quote_edits(edits: dict[Key, str | None]) -> dict[Key, str | None]:
+    return {(ini_key(s), ini_key(k)): (None if v is None else ini_value(v))
+            for (s, k), v in edits.items()}
+
+
+def render_heat_conf(topology: Topology, host: Host, index: Index,
+                     base: dict[Key, str] | None = None) -> str:
+    """``host``'s heat.conf: the base text with heat_wsgi's options set."""
+    edits = _quote_edits(host_edits(topology, host, index, base))
+    body = edit_ini(topology.base_config, edits)
+    top = header("#", topology, f"heat.conf for host {host.name!r} ({heat_conf_path(host)})")
+    return "\n".join(top) + "\n" + body
+
+
+def render_overlay(topology: Topology, instance: ApiInstance, host: Host) -> str:
+    """Heat <= 24: the per-instance file holding this instance's bind options."""
+    group = ini_key(instance.info.conf_group)
+    lines = header("#", topology, f"bind options of instance {instance.name!r}, read after heat.conf")
+    lines += [f"[{group}]",
+              f"bind_host = {ini_value(instance_address(instance, host))}",
+              f"bind_port = {instance.effective_port}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,206 @@
+"""A small line-based editor for oslo.config ini files.
+
+``configparser`` drops comments and rejects repeated keys, so heat.conf is
+edited line by line instead: :func:`edit_ini` replaces or adds the few options
+heat_wsgi owns and leaves every other line of the base file as it was.
+:func:`parse_ini` reads values the way ``oslo_config.iniparser`` does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["IniSyntaxError", "parse_ini", "edit_ini", "unquote", "syntax_errors"]
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class IniSyntaxError:
+    """A line oslo.config would refuse to read."""
+
+    lineno: int
+    message: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    section: str | None
+    key: str
+    start: int        # index of the ``key = value`` line
+    end: int          # one past its last continuation line
+    raw: str          # value text as written, continuation lines joined by "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    lines: tuple[str, ...]
+    entries: tuple[_Entry, ...]
+    headers: tuple[tuple[str, int], ...]   # (section, line index), in order
+    errors: tuple[IniSyntaxError, ...]
+
+
+def _split(line: str) -> tuple[str, str] | None:
+    colon, equal = line.find(":"), line.find("=")
+    if colon < 0 and equal < 0:
+        return None
+    cut = equal if colon < 0 or (0 <= equal < colon) else colon
+    return line[:cut].strip(), line[cut + 1:]
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(text: str) -> _Parsed:
+    lines = tuple(text.splitlines())
+    entries: list[_Entry] = []
+    headers: list[tuple[str, int]] = []
+    errors: list[IniSyntaxError] = []
+    section: str | None = None
+    current: tuple[str | None, str, int, list[str]] | None = None
+
+    def flush(end: int) -> None:
+        nonlocal current
+        if current is not None:
+            sec, key, start, parts = current
+            entries.append(_Entry(sec, key, start, end, "\n".join(parts)))
+            current = None
+
+    for index, original in enumerate(lines):
+        line = original.rstrip()
+        if not line:
+            flush(index)
+            continue
+        if line[0] in " \t":
+            if current is None:
+                errors.append(IniSyntaxError(index + 1, "continuation line with nothing to continue", original))
+            else:
+                current[3].append(line.lstrip())
+            continue
+        flush(index)
+        if line.startswith("["):
+            if not line.endswith("]") or len(line) <= 2:
+                errors.append(IniSyntaxError(index + 1, "section header must be '[name]'", original))
+                continue
+            section = line[1:-1]
+            headers.append((section, index))
+        elif line.startswith(("#", ";")):
+            continue
+        else:
+            split = _split(line)
+            if split is None or not split[0]:
+                errors.append(IniSyntaxError(index + 1, "not a 'key = value' line", original))
+                continue
+            if section is None:
+                errors.append(IniSyntaxError(index + 1, "option before any [section]", original))
+            current = (section, split[0], index, [split[1].strip()])
+    flush(len(lines))
+    return _Parsed(lines, tuple(entries), tuple(headers), tuple(errors))
+
+
+def unquote(raw: str) -> str:
+    """The value oslo.config sees for ``raw`` (outer quotes off, ``$$`` -> ``$``)."""
+    value = raw.strip()
+    if value and value[0] == value[-1] and value[0] in "\"'" and len(value) >= 2:
+        value = value[1:-1]
+    elif len(value) == 1 and value in "\"'":
+        value = ""
+    return value.replace("$$", "$")
+
+
+def syntax_errors(text: str) -> tuple[IniSyntaxError, ...]:
+    """Lines of ``text`` that oslo.config would refuse."""
+    return _parse(text).errors
+
+
+def parse_ini(text: str) -> dict[Key, str]:
+    """``(section, key) -> value`` as oslo.config would read it (last one wins)."""
+    result: dict[Key, str] = {}
+    for entry in _parse(text).entries:
+        if entry.section is not None:
+            result[(entry.section, entry.key)] = unquote(entry.raw)
+    return result
+
+
+def edit_ini(text: str, edits: Mapping[Key, str | None]) -> str:
+    """Return ``text`` with each ``(section, key)`` of ``edits`` set or removed.
+
+    ``edits`` maps to already-quoted value text, or ``None`` to remove the key.
+    The first occurrence of a key is replaced in place and later repeats are
+    dropped; a missing key goes after the last option of the last block of its
+    section; a missing section is appended (``DEFAULT`` first, then sorted).
+    Comments, blank lines and every other option are kept as they were.
+    """
+    parsed = _parse(text)
+    replace: dict[int, str | None] = {}     # line index -> new line (None: drop)
+    drop: set[int] = set()
+    seen: set[Key] = set()
+    for entry in parsed.entries:
+        if entry.section is None:
+            continue
+        key = (entry.section, entry.key)
+        if key not in edits:
+            continue
+        value = edits[key]
+        if key in seen or value is None:
+            replace[entry.start] = None
+        else:
+            replace[entry.start] = f"{entry.key} = {value}"
+            seen.add(key)
+        drop.update(range(entry.start + 1, entry.end))
+
+    missing: dict[str, list[tuple[str, str]]] = {}
+    for (section, key), value in edits.items():
+        if value is not None and (section, key) not in seen:
+            missing.setdefault(section, []).append((key, value))
+
+    # Where each existing section's last block ends (after its last option).
+    insert_after: dict[str, int] = {}
+    last_block_header: dict[str, int] = {}
+    for section, index in parsed.headers:
+        last_block_header[section] = index
+        insert_after[section] = index
+    for entry in parsed.entries:
+        if entry.section is not None and last_block_header.get(entry.section, -1) < entry.start:
+            insert_after[entry.section] = entry.end - 1
+
+    additions: dict[int, list[str]] = {}
+    new_sections: list[str] = []
+    for section in missing:
+        lines = [f"{key} = {value}" for key, value in missing[section]]
+        if section in insert_after:
+            additions.setdefault(insert_after[section], []).extend(lines)
+        else:
+            new_sections.append(section)
+
+    out: list[str] = []
+    if "DEFAULT" in new_sections:
+        # oslo.config wants options inside a section; DEFAULT leads the file.
+        first_header = parsed.headers[0][1] if parsed.headers else len(parsed.lines)
+        prefix = [line for line in parsed.lines[:first_header]]
+        out.extend(prefix)
+        out.append("[DEFAULT]")
+        out.extend(f"{key} = {value}" for key, value in missing["DEFAULT"])
+        out.append("")
+        body_start = first_header
+        new_sections.remove("DEFAULT")
+    else:
+        body_start = 0
+    for index in range(body_start, len(parsed.lines)):
+        if index not in drop:
+            if index in replace:
+                new = replace[index]
+                if new is not None:
+                    out.append(new)
+            else:
+                out.append(parsed.lines[index])
+        out.extend(additions.get(index, ()))
+    for section in sorted(new_sections):
+        if out and out[-1].strip():
+            out.append("")
+        out.append(f"[{section}]")
+        out.extend(f"{key} = {value}" for key, value in missing[section])
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out) + "\n"

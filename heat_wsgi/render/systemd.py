@@ -1,0 +1,57 @@
+"""systemd units: one per uwsgi instance, ``processes`` per engine group."""
+
+from __future__ import annotations
+
+from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
+from heat_wsgi.quoting import systemd_exec_arg as arg
+from heat_wsgi.quoting import systemd_value as v
+from heat_wsgi.render.common import InstanceLayout, header, heat_conf_path
+
+__all__ = ["render_uwsgi_unit", "render_engine_unit"]
+
+
+def _runtime_dir(host: Host) -> list[str]:
+    run_dir = host.paths.run_dir.rstrip("/")
+    if run_dir.startswith("/run/") and run_dir.count("/") == 2:
+        return [f"RuntimeDirectory={v(run_dir[len('/run/'):])}",
+                "RuntimeDirectoryPreserve=yes"]
+    return []
+
+
+def _unit(topology: Topology, description: str, host: Host, command: list[str],
+          what: str, stop_timeout: int) -> str:
+    lines = header("#", topology, what)
+    lines += [
+        "[Unit]",
+        f"Description={v(description)}",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={v(host.user)}",
+        f"Group={v(host.group)}",
+        *_runtime_dir(host),
+        "ExecStart=" + " ".join(arg(part) for part in command),
+        "KillSignal=SIGTERM",
+        f"TimeoutStopSec={stop_timeout}",
+        "Restart=on-failure",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_uwsgi_unit(topology: Topology, instance: ApiInstance, host: Host,
+                      layout: InstanceLayout) -> str:
+    command = [f"{host.paths.bin_dir}/uwsgi", "--ini", layout.uwsgi_ini]
+    # worker-reload-mercy is 80 s: give the graceful stop that long and more.
+    return _unit(topology, f"Heat {instance.info.program} instance {instance.name} (uwsgi)",
+                 host, command, f"systemd unit for instance {instance.name!r}", 90)
+
+
+def render_engine_unit(topology: Topology, group: EngineGroup, host: Host, number: int) -> str:
+    command = [f"{host.paths.bin_dir}/heat-engine", "--config-file", heat_conf_path(host)]
+    return _unit(topology, f"Heat engine {number} of {group.processes} on {host.name}",
+                 host, command, f"systemd unit for heat-engine {number} on {host.name!r}", 90)
