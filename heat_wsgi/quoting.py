@@ -40,7 +40,7 @@ from heat_wsgi.errors import HeatWsgiError
 __all__ = [
     "UnsafeValue", "unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
     "apache_arg", "haproxy_word", "systemd_value", "systemd_exec_arg",
-    "python_str", "NAME_PATTERN",
+    "python_str", "dot_string", "NAME_PATTERN",
 ]
 
 #: Names of instances, hosts and groups: they become file names, unit names,
@@ -172,3 +172,9 @@ def python_str(value: str) -> str:
     """Return a Python string literal for ``value``."""
     _check("Python script", value)
     return repr(value)
+
+
+def dot_string(value: str) -> str:
+    """A double-quoted Graphviz DOT string (``\\n`` in ``value`` stays a DOT line break)."""
+    _check("DOT", value)
+    return '"' + value.replace("\\", "\\\\").replace("\\\\n", "\\n").replace('"', '\\"') + '"'

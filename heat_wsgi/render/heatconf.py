@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from heat_wsgi.model import ApiInstance, ConfOption, Host, Topology
+from heat_wsgi.model import SERVICES, ApiInstance, ConfOption, Host, Topology
 from heat_wsgi.quoting import ini_key, ini_value
 from heat_wsgi.render.common import (
-    Index, header, heat_conf_path, instance_address, needs_overlay,
+    Index, header, heat_conf_path, instance_address, is_wildcard, needs_overlay,
     rewrite_hostlist_loopback, rewrite_url_loopback,
 )
 from heat_wsgi.render.inifile import edit_ini, parse_ini
@@ -92,10 +92,31 @@ def host_edits(topology: Topology, host: Host, index: Index,
                 edits[key] = rewrite_hostlist_loopback(value, bus_server.address)
 
     edits[("oslo_middleware", "enable_proxy_headers_parsing")] = "true"
+    proxy = topology.proxy
+    proxy_host = index.hosts.get(proxy.host) if proxy else None
+    cfn = next((l for l in proxy.listeners if l.service == "cfn"), None) if proxy else None
+    if proxy is not None and proxy_host is not None and cfn is not None:
+        # Instances get these URLs for metadata and wait conditions: they
+        # must reach the CFN API through the proxy, not one instance.
+        address = cfn.address or proxy.address or proxy_host.address
+        if is_wildcard(address):
+            address = proxy_host.address
+        if ":" in address:
+            address = f"[{address}]"
+        url = f"{'https' if proxy.tls else 'http'}://{address}:{cfn.effective_port}"
+        edits[("DEFAULT", "heat_metadata_server_url")] = url
+        edits[("DEFAULT", "heat_waitcondition_server_url")] = f"{url}/v1/waitcondition"
     groups = index.engines_by_host.get(host.name, [])
     if groups:
         edits[("DEFAULT", "num_engine_workers")] = str(groups[0].workers)
-    if topology.heat_version <= 24:
+    if topology.heat_version >= 25:
+        # Heat 25 dropped these options; stale copies would only mislead.
+        for service in ("api", "cfn"):
+            group = SERVICES[service].conf_group
+            for name in ("bind_host", "bind_port"):
+                if (group, name) in base:
+                    edits[(group, name)] = None
+    else:
         for instance in index.instances_by_host.get(host.name, []):
             # heat-api-cloudwatch left Heat long before 24: it has no group.
             if instance.service != "cloudwatch" and not needs_overlay(topology, instance, index):

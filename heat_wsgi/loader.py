@@ -1,0 +1,247 @@
+"""Load a topology from YAML, remembering the file and line of every field.
+
+The YAML mirrors the model: one mapping per dataclass, keys named after the
+fields, lists for tuples. Two shorthands: heat.conf options are written as
+``{section: {key: value}}``, and the base heat.conf is given either inline as
+``base_config`` or as a path in ``base_config_file`` (relative to the YAML
+file). Every problem, whether bad YAML, a wrong type or a failed field check,
+becomes a :class:`~heat_wsgi.errors.TopologyError` ending in
+``in topology.yaml:LINE``; no traceback escapes.
+
+Only :func:`load_topology` reads files; :func:`loads_topology` is pure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+from heat_wsgi.errors import TopologyError
+from heat_wsgi.model import ConfOption, Topology, _describe, _hints
+
+__all__ = ["load_topology", "loads_topology"]
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
+_ITEM_KEYS = ("name", "host", "service")
+
+
+class _Builder:
+    def __init__(self, filename: str, base_dir: Path | None) -> None:
+        self.filename = filename
+        self.base_dir = base_dir
+        self.sources: dict[str, str] = {}
+        self.constructor = yaml.SafeLoader("")
+
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.filename}:{node.start_mark.line + 1}"
+
+    def fail(self, path: str, message: str, node: yaml.Node, value: object = None) -> TopologyError:
+        return TopologyError(path or "<top>", message, value, self.where(node))
+
+    def record(self, path: str, node: yaml.Node) -> None:
+        self.sources.setdefault(path, self.where(node))
+
+    def scalar(self, node: yaml.Node) -> Any:
+        return self.constructor.construct_object(node, deep=True)
+
+    def convert(self, node: yaml.Node, hint: Any, path: str) -> Any:
+        self.record(path, node)
+        origin = get_origin(hint)
+        if origin in (typing.Union, types.UnionType):
+            args = get_args(hint)
+            if type(None) in args and isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
+                return None
+            others = [a for a in args if a is not type(None)]
+            if len(others) == 1:
+                return self.convert(node, others[0], path)
+        if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+            return self.dataclass(node, hint, path)
+        if origin is tuple:
+            item_hint = get_args(hint)[0]
+            if not isinstance(node, yaml.SequenceNode):
+                raise self.fail(path, "must be a list", node, self._raw(node))
+            items = []
+            for i, item in enumerate(node.value):
+                key = self._item_key(item)
+                items.append(self.convert(item, item_hint, f"{path}[{key}]" if key else f"{path}[#{i}]"))
+                self.record(f"{path}[#{i}]", item)
+            return tuple(items)
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(path, f"must be {_describe(hint)}", node, self._raw(node))
+        if origin is Literal:
+            if node.tag != _STR or node.value not in get_args(hint):
+                raise self.fail(path, f"must be {_describe(hint)}", node, node.value)
+            return node.value
+        if hint is str:
+            if node.tag != _STR:
+                raise self.fail(path, "must be a string (quote it)", node, node.value)
+            return node.value
+        if hint is bool:
+            if node.tag != _BOOL:
+                raise self.fail(path, "must be true or false", node, node.value)
+            return self.scalar(node)
+        if hint is int:
+            if node.tag != _INT:
+                raise self.fail(path, "must be an integer", node, node.value)
+            return self.scalar(node)
+        if hint is float:
+            if node.tag not in (_INT, _FLOAT):
+                raise self.fail(path, "must be a number", node, node.value)
+            return float(self.scalar(node))
+        raise self.fail(path, f"must be {_describe(hint)}", node, node.value)
+
+    @staticmethod
+    def _raw(node: yaml.Node) -> object:
+        if isinstance(node, yaml.ScalarNode):
+            return node.value
+        return "a mapping" if isinstance(node, yaml.MappingNode) else "a list"
+
+    @staticmethod
+    def _item_key(node: yaml.Node) -> str | None:
+        if isinstance(node, yaml.MappingNode):
+            for key in _ITEM_KEYS:
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == key \
+                            and isinstance(v, yaml.ScalarNode) and v.tag == _STR:
+                        return str(v.value)
+        return None
+
+    def sections(self, node: yaml.Node, path: str) -> tuple[ConfOption, ...]:
+        if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
+            return ()
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(path, "must be a mapping {section: {key: value}}", node, self._raw(node))
+        options = []
+        for section_node, keys_node in node.value:
+            section = str(section_node.value) if isinstance(section_node, yaml.ScalarNode) else "?"
+            if not isinstance(keys_node, yaml.MappingNode):
+                raise self.fail(f"{path}.{section}", "must be a mapping {key: value}",
+                                keys_node, self._raw(keys_node))
+            for key_node, value_node in keys_node.value:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                where = f"{path}.{section}.{key}"
+                self.record(where, key_node)
+                if not isinstance(value_node, yaml.ScalarNode) or value_node.tag == _NULL:
+                    raise self.fail(where, "must be a single value", value_node, self._raw(value_node))
+                # The text as written: `debug: true` and `timeout: 600` become
+                # the heat.conf values "true" and "600".
+                options.append(ConfOption(section=section, key=key, value=str(value_node.value)))
+        return tuple(options)
+
+    def dataclass(self, node: yaml.Node, cls: type, path: str) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(path, f"must be a mapping (a {cls.__name__})", node, self._raw(node))
+        hints = _hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        extra = {"base_config_file"} if cls is Topology else set()
+        values: dict[str, Any] = {}
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            sub = f"{path}.{key}" if path else str(key)
+            if key in seen:
+                raise self.fail(sub, "is given twice", key_node, key)
+            seen.add(str(key))
+            if key in extra:
+                values["base_config"] = self.read_base(value_node, sub)
+                continue
+            if key not in fields:
+                expected = ", ".join(sorted(set(fields) | extra))
+                raise self.fail(sub, f"is not a field of {cls.__name__} (expected one of: {expected})",
+                                key_node, key)
+            self.record(sub, key_node)
+            if fields[key].metadata.get("yaml") == "sections":
+                values[key] = self.sections(value_node, sub)
+            elif cls is Topology and key == "base_config":
+                values[key] = self.inline_base(value_node, sub)
+            else:
+                values[key] = self.convert(value_node, hints[key], sub)
+        if "base_config" in seen and "base_config_file" in seen:
+            raise self.fail(f"{path}base_config", "give base_config or base_config_file, not both", node)
+        missing = [f.name for f in fields.values()
+                   if f.name not in values and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise self.fail(path, f"must set {', '.join(missing)}", node, None)
+        try:
+            return cls(**values)
+        except TopologyError as exc:
+            raise TopologyError(exc.path, exc.message, exc.value,
+                                self._lookup(exc.path) or self.where(node)) from None
+
+    def inline_base(self, node: yaml.Node, path: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
+            raise self.fail(path, "must be the text of a heat.conf", node, self._raw(node))
+        line = node.start_mark.line + (2 if node.style in ("|", ">") else 1)
+        self.sources[path] = f"{self.filename}:{line}"
+        return str(node.value)
+
+    def read_base(self, node: yaml.Node, path: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
+            raise self.fail(path, "must be a path to a heat.conf", node, self._raw(node))
+        if self.base_dir is None:
+            raise self.fail(path, "cannot be read: the topology did not come from a file", node, node.value)
+        file = self.base_dir / node.value
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(path, f"cannot be read: {exc}", node, node.value) from None
+        self.sources["base_config"] = f"{file}:1"
+        return text
+
+    def _lookup(self, path: str) -> str | None:
+        while path:
+            if path in self.sources:
+                return self.sources[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            if cut <= 0:
+                return None
+            path = path[:cut]
+        return None
+
+
+def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | None = None) -> Topology:
+    """Build a :class:`Topology` from YAML text.
+
+    ``base_dir`` is where ``base_config_file`` is looked up; without it only
+    an inline ``base_config`` is accepted.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        source = f"{filename}:{mark.line + 1}" if mark is not None else filename
+        raise TopologyError("<yaml>", f"is not valid YAML: {exc.problem or exc}", None, source) from None
+    except yaml.YAMLError as exc:
+        raise TopologyError("<yaml>", f"is not valid YAML: {exc}", None, filename) from None
+    if node is None:
+        raise TopologyError("<top>", "must be a mapping describing the topology", None, filename)
+    builder = _Builder(filename, base_dir)
+    try:
+        topology = builder.dataclass(node, Topology, "")
+    except RecursionError:
+        raise TopologyError("<top>", "is nested too deeply", None, filename) from None
+    except (ValueError, TypeError, yaml.YAMLError) as exc:
+        if isinstance(exc, TopologyError):
+            raise
+        raise TopologyError("<top>", f"cannot be read: {exc}", None, filename) from None
+    return dataclasses.replace(topology, sources=tuple(sorted(builder.sources.items())))
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read a topology YAML file (and the base heat.conf it names)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TopologyError(str(file), f"cannot be read: {exc}", None) from None
+    return loads_topology(text, str(file), file.parent)

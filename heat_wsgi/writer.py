@@ -1,0 +1,109 @@
+"""Write rendered files to disk: atomically, all or nothing.
+
+:func:`write_tree` builds the whole tree in a temporary directory next to
+the target, then swaps it in with two renames. If anything fails before the
+swap, the target is exactly as it was. Files that may hold credentials
+(heat.conf and anything that looks like it holds a password) are written
+0640 or tighter, whatever mode the renderer asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+
+from heat_wsgi.errors import RenderError
+from heat_wsgi.render import RenderedFile, render_manifest
+
+__all__ = ["write_tree", "holds_credentials", "safe_mode", "MANIFEST_NAME"]
+
+MANIFEST_NAME = "MANIFEST"
+_SECRET = re.compile(r"(?i)password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
+
+
+def holds_credentials(item: RenderedFile) -> bool:
+    """Whether a file may hold a password (heat.conf always counts)."""
+    return item.kind in ("heat.conf", "heat.conf overlay") or bool(_SECRET.search(item.text))
+
+
+def safe_mode(item: RenderedFile) -> int:
+    """The mode to write ``item`` with: 0640 or tighter when it holds credentials."""
+    mode = item.mode & 0o777
+    return mode & 0o640 if holds_credentials(item) else mode
+
+
+def _check_key(key: PurePosixPath) -> None:
+    if key.is_absolute() or not key.parts or any(part in ("..", ".", "") for part in key.parts):
+        raise RenderError(str(key), "must be a relative path without '..'")
+    if key.parts[0] == MANIFEST_NAME and len(key.parts) == 1:
+        raise RenderError(str(key), "clashes with the manifest")
+
+
+def write_tree(files: Mapping[PurePosixPath, RenderedFile], out_dir: str | Path,
+               *, force: bool = False) -> Path:
+    """Write ``files`` under ``out_dir`` plus a ``MANIFEST``; return ``out_dir``.
+
+    ``out_dir`` must not exist or be empty unless ``force`` is given, in which
+    case its whole content is replaced. On any error ``out_dir`` is left
+    untouched and :class:`~heat_wsgi.errors.RenderError` is raised.
+    """
+    target = Path(out_dir).absolute()
+    for key in files:
+        _check_key(key)
+    if target.exists():
+        if not target.is_dir():
+            raise RenderError(str(target), "exists and is not a directory")
+        if any(target.iterdir()) and not force:
+            raise RenderError(str(target), "exists and is not empty; use --force to replace it")
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
+    except OSError as exc:
+        raise RenderError(str(target), f"cannot create a staging directory: {exc}") from exc
+    try:
+        os.chmod(staging, 0o755)
+        for key, item in files.items():
+            _write(staging / key, item.text, safe_mode(item))
+        _write(staging / MANIFEST_NAME, render_manifest(dict(files)), 0o644)
+        _swap(staging, target)
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise RenderError(str(target), f"cannot write the files: {exc}") from exc
+        raise
+    return target
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.fchmod(fd, mode)          # not subject to the umask
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            fd = -1
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
