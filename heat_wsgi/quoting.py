@@ -32,6 +32,7 @@ The rules, format by format:
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -169,9 +170,9 @@ def systemd_exec_arg(value: str) -> str:
 
 
 def python_str(value: str) -> str:
-    """Return a Python string literal for ``value``."""
+    """Return a double-quoted Python string literal for ``value``."""
     _check("Python script", value)
-    return repr(value)
+    return json.dumps(value)
 
 
 def dot_string(value: str) -> str:
