@@ -203,7 +203,10 @@ def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
     if instance.mode == "uwsgi":
         http_socket = (address, port)
     elif instance.mode == "mod_proxy":
-        http_socket = ("127.0.0.1", instance.effective_backend_port)
+        # uwsgi stays private to the machine: on loopback, the instance's own
+        # loopback address when it has one (several local hosts), else 127.0.0.1.
+        backend = address if is_loopback(address) else "127.0.0.1"
+        http_socket = (backend, instance.effective_backend_port)
     overlay = needs_overlay(topology, instance, index)
     overlay_path = f"{conf}/heat-{name}.conf" if overlay else None
     config_files = (f"{conf}/heat.conf",) + ((overlay_path,) if overlay_path else ())

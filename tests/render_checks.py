@@ -1,0 +1,113 @@
+"""Real-binary checks of rendered files: haproxy -c, a private Apache's -t,
+and a uwsgi that actually starts. Every process started here is waited for or
+stopped by its own pid; servers bind only 127.0.0.40-127.0.0.49."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+UWSGI = str(Path(sys.prefix) / "bin" / "uwsgi")
+MODULES = "/usr/lib/apache2/modules"
+_APACHE_MODULES = (
+    ("mpm_event_module", "mod_mpm_event.so"), ("authz_core_module", "mod_authz_core.so"),
+    ("alias_module", "mod_alias.so"), ("env_module", "mod_env.so"),
+    ("headers_module", "mod_headers.so"), ("proxy_module", "mod_proxy.so"),
+    ("proxy_http_module", "mod_proxy_http.so"), ("proxy_uwsgi_module", "mod_proxy_uwsgi.so"),
+    ("wsgi_module", "mod_wsgi.so"),
+)
+
+
+def haproxy_check(cfg: Path) -> subprocess.CompletedProcess[str]:
+    """``haproxy -dW -c``: valid and free of warnings."""
+    return subprocess.run([HAPROXY, "-dW", "-c", "-f", str(cfg)], capture_output=True,
+                          text=True, timeout=30)
+
+
+def apache_check(state: Path, sites: list[Path]) -> subprocess.CompletedProcess[str]:
+    """``apache2 -t`` of a private instance that includes ``sites``."""
+    run = state / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    lines = [f"ServerRoot {state}", f"PidFile {run}/httpd.pid", f"DefaultRuntimeDir {run}",
+             f"Mutex file:{run}", f"ErrorLog {state}/error.log", "User www-data",
+             "Group www-data", "ServerName localhost"]
+    lines += [f"LoadModule {name} {MODULES}/{file}" for name, file in _APACHE_MODULES]
+    lines += [f"Include {site}" for site in sites]
+    conf = state / "httpd.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return subprocess.run([APACHE, "-d", str(state), "-f", str(conf), "-t"],
+                          capture_output=True, text=True, timeout=30)
+
+
+TINY_APP = '''\
+def application(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"tiny " + environ.get("PATH_INFO", "").encode()]
+'''
+
+
+def start_uwsgi(ini: Path, app_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start uwsgi on a rendered ini whose module was swapped for ``tinyapp``."""
+    (app_dir / "tinyapp.py").write_text(TINY_APP)
+    env = dict(os.environ, PYTHONPATH=str(app_dir))
+    with open(log, "wb") as out:
+        return subprocess.Popen([UWSGI, "--strict", "--ini", str(ini)], stdout=out,
+                                stderr=subprocess.STDOUT, env=env, cwd=app_dir)
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
+    """SIGTERM this process (die-on-term) and wait; SIGKILL it if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> bytes:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"uwsgi exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read()
+        except OSError as exc:
+            last = exc
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered: {last}")
+
+
+def wait_path(path: Path, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"uwsgi exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never appeared")
+
+
+def wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Wait until ``text`` shows up in the log file ``path``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"uwsgi exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} never appeared in {path}")
