@@ -24,7 +24,7 @@ from heat_wsgi.runtime.service import Service
 pytestmark = pytest.mark.real
 
 VENV = Path(sys.prefix)
-RABBIT = ("127.0.0.30", 5672, 25672, 4372)
+RABBIT = ("127.0.0.30", 5672, 4372)
 DB = ("127.0.0.30", 3306)
 API = ("127.0.0.31", 8004)
 PROXY = ("127.0.0.32", 8004)
@@ -97,9 +97,8 @@ def test_missing_binary_names_service(state_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def rabbit(state_dir: Path) -> Iterator[Service]:
-    address, port, dist, epmd = RABBIT
-    service = rabbitmq.start_rabbitmq(state_dir, address=address, port=port, dist_port=dist,
-                                      epmd_port=epmd)
+    address, port, epmd = RABBIT
+    service = rabbitmq.start_rabbitmq(state_dir, address=address, port=port, epmd_port=epmd)
     yield service
     service.stop()
 

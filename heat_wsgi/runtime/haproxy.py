@@ -26,10 +26,17 @@ def _binary(service: str) -> str:
     return binary
 
 
-def check(cfg: Path) -> tuple[bool, str]:
-    """``haproxy -c -f cfg``: (valid, what haproxy printed)."""
-    result = subprocess.run([_binary("haproxy"), "-c", "-f", str(cfg)], capture_output=True,
-                            text=True, check=False, timeout=60)
+def _files(cfg: Path, extra_cfgs: Sequence[Path]) -> list[str]:
+    argv = []
+    for path in (cfg, *extra_cfgs):
+        argv += ["-f", str(path)]
+    return argv
+
+
+def check(cfg: Path, extra_cfgs: Sequence[Path] = ()) -> tuple[bool, str]:
+    """``haproxy -c -f cfg [-f extra ...]``: (valid, what haproxy printed)."""
+    result = subprocess.run([_binary("haproxy"), "-c", *_files(cfg, extra_cfgs)],
+                            capture_output=True, text=True, check=False, timeout=60)
     return result.returncode == 0, (result.stdout + result.stderr).strip()
 
 
@@ -41,11 +48,12 @@ class HaproxyListen:
     stats_socket: str | None
 
 
-def read_cfg(cfg: Path) -> HaproxyListen:
-    """Collect ``bind host:port`` and ``stats socket PATH`` lines from ``cfg``."""
+def read_cfg(cfg: Path, extra_cfgs: Sequence[Path] = ()) -> HaproxyListen:
+    """Collect ``bind host:port`` and ``stats socket PATH`` lines from the files."""
     binds: list[tuple[str, int]] = []
     stats_socket = None
-    for raw in cfg.read_text().splitlines():
+    text = "\n".join(path.read_text() for path in (cfg, *extra_cfgs))
+    for raw in text.splitlines():
         words = raw.split("#", 1)[0].split()
         if len(words) >= 2 and words[0] == "bind":
             for addr in words[1].split(","):
@@ -58,23 +66,27 @@ def read_cfg(cfg: Path) -> HaproxyListen:
 
 
 def start_haproxy(cfg: Path, state_dir: Path, name: str = "haproxy", *,
-                  health_urls: Sequence[str] = (), timeout: float = START_TIMEOUT) -> Service:
+                  extra_cfgs: Sequence[Path] = (), health_urls: Sequence[str] = (),
+                  timeout: float = START_TIMEOUT) -> Service:
     """Check ``cfg``, then run ``haproxy -db -f cfg`` and wait for its binds.
+
+    ``extra_cfgs`` are read after ``cfg`` (HAProxy merges repeated ``global``
+    sections), e.g. to add a ``stats socket`` to a rendered config untouched.
 
     ``-db`` keeps HAProxy in the foreground (a ``daemon`` line in ``cfg`` is
     overridden) and, with it, HAProxy writes no pidfile, so the pid we spawned
     is the record. Ready when every ``bind`` in ``cfg`` accepts connections,
     the stats socket (if any) answers, and each of ``health_urls`` answers 200.
     """
-    ok, output = check(cfg)
+    ok, output = check(cfg, extra_cfgs)
     if not ok:
         raise ServiceError(name, f"haproxy -c -f {cfg} rejected the config:\n{output}")
-    listen = read_cfg(cfg)
+    listen = read_cfg(cfg, extra_cfgs)
     process.require_free_ports(name, listen.binds)
     state_dir = state_dir.absolute()
     if listen.stats_socket:
         Path(listen.stats_socket).parent.mkdir(parents=True, exist_ok=True)
-    proc = process.spawn(name, [_binary(name), "-db", "-f", str(cfg)], state_dir=state_dir)
+    proc = process.spawn(name, [_binary(name), "-db", *_files(cfg, extra_cfgs)], state_dir=state_dir)
     try:
         for host, port in listen.binds:
             process.wait_for_tcp(host, port, timeout, service=name, pid=proc.pid, log=proc.log)

@@ -25,8 +25,22 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def free_dist_port(first: int = 25672, count: int = 100) -> int:
+    """The first port from ``first`` that nothing holds on any address.
+
+    RabbitMQ's prelaunch check tries the distribution port on the wildcard
+    address, so a node elsewhere on 127.0.0.x with the same dist port makes
+    it refuse to start (``dist_port_already_used``). Nothing but CLI tools
+    connects to that port, so any free one does.
+    """
+    for port in range(first, first + count):
+        if not process.port_in_use("0.0.0.0", port):
+            return port
+    raise ServiceError("rabbitmq", f"no free distribution port in {first}..{first + count - 1}")
+
+
 def start_rabbitmq(state_dir: Path, *, address: str = "127.0.0.1", port: int = 5672,
-                   dist_port: int = 25672, epmd_port: int = 4369, name: str = "rabbitmq",
+                   dist_port: int | None = None, epmd_port: int = 4369, name: str = "rabbitmq",
                    user: str = "guest", password: str = "guest",
                    timeout: float = START_TIMEOUT) -> Service:
     """Start epmd and a RabbitMQ node bound to ``address``; return once AMQP listens.
@@ -35,6 +49,8 @@ def start_rabbitmq(state_dir: Path, *, address: str = "127.0.0.1", port: int = 5
     process we own and can stop by pid; left to itself the node would launch
     ``epmd -daemon``, which detaches and outlives it. ``ERL_EPMD_PORT`` is set
     per instance so that several nodes (tests, ``heat-wsgi up``) coexist.
+    ``dist_port`` None picks a free one from ``port + 20000`` (see
+    :func:`free_dist_port`).
 
     Files live under ``<state_dir>/<name>/``; logs under
     ``<state_dir>/logs/<name>.log`` (stdout) and ``<state_dir>/<name>/log``.
@@ -49,7 +65,12 @@ def start_rabbitmq(state_dir: Path, *, address: str = "127.0.0.1", port: int = 5
         raise ServiceError(name, f"cannot run {RABBITMQ_SERVER}: not found "
                                  "(install the rabbitmq-server package)")
     epmd = shutil.which(EPMD) or "/usr/lib/erlang/bin/epmd"
-    process.require_free_ports(name, [(address, port), (address, dist_port)])
+    process.require_free_ports(name, [(address, port)])
+    if dist_port is None:
+        dist_port = free_dist_port(port + 20000)
+    else:
+        # Checked on the wildcard address, as RabbitMQ itself does.
+        process.require_free_ports(name, [("0.0.0.0", dist_port)])
     state_dir = state_dir.absolute()
     base = state_dir / name
     home = base / "home"
@@ -93,11 +114,12 @@ def start_rabbitmq(state_dir: Path, *, address: str = "127.0.0.1", port: int = 5
             raise ServiceError(name, f"cannot start: epmd port {address}:{epmd_port} is "
                                      "already in use; pick another epmd_port")
         epmd_proc = process.spawn(f"{name}-epmd", [epmd, "-port", str(epmd_port)],
-                                  state_dir=state_dir, env=env)
+                                  state_dir=state_dir, env=env, cwd=base)
         procs.append(epmd_proc)
         process.wait_for_tcp(address, epmd_port, 15.0, service=f"{name}-epmd",
                              pid=epmd_proc.pid, log=epmd_proc.log)
-        beam = process.spawn(name, [RABBITMQ_SERVER], state_dir=state_dir, env=env)
+        # cwd: where beam drops erl_crash.dump when it dies.
+        beam = process.spawn(name, [RABBITMQ_SERVER], state_dir=state_dir, env=env, cwd=base)
         procs.append(beam)
         process.wait_for_tcp(address, port, timeout, service=name, pid=beam.pid, log=beam.log)
     except BaseException:
