@@ -119,7 +119,7 @@ def uwsgi_value(value: str) -> str:
     return value
 
 
-_APACHE_BARE = re.compile(r"[A-Za-z0-9_./:=,+@%{}|*-]+")
+_APACHE_BARE = re.compile(r"[A-Za-z0-9_./:=,+@%{}|*\[\]-]+")
 
 
 def apache_arg(value: str) -> str:

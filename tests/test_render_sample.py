@@ -1,0 +1,155 @@
+"""The shipped three-machine sample reproduces the scaling guide's result,
+and every rendered heat.conf reads back through oslo.config."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path, PurePosixPath
+
+import pytest
+from oslo_config import cfg
+
+from heat_wsgi import ApiInstance, ConfOption, Topology
+from heat_wsgi.loader import load_topology
+from heat_wsgi.render import render_all
+from heat_wsgi.render.inifile import edit_ini, parse_ini
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample() -> Topology:
+    return load_topology(SAMPLE)
+
+
+def text(files: dict[PurePosixPath, object], key: str) -> str:
+    return files[PurePosixPath(key)].text  # type: ignore[attr-defined]
+
+
+def test_sample_is_clean(sample: Topology) -> None:
+    assert sample.validate() == []
+
+
+def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
+    haproxy = text(sample.render(), "A/etc/haproxy/haproxy.cfg")
+    rest = haproxy.split("listen rest_api_proxy\n")[1].split("\n\n")[0]
+    cfn = haproxy.split("listen cfn_api_proxy\n")[1].split("\n\n")[0]
+    assert "    bind 10.0.0.1:8004" in rest
+    assert "    bind 10.0.0.1:8000" in cfn
+    assert "server rest-server-1 10.0.0.2:8004 check" in rest
+    assert "server rest-server-2 10.0.0.3:8004 check" in rest
+    assert "server cfn-server-1 10.0.0.2:8000 check" in cfn
+    assert "server cfn-server-2 10.0.0.3:8000 check" in cfn
+    for line in ("balance source", "option httpchk", "http-check send meth GET uri /healthcheck",
+                 "http-check expect status 200", "option forwardfor",
+                 "http-request set-header X-Forwarded-Proto http"):
+        assert line in rest and line in cfn
+    for line in ("option redispatch", "retries 3", "timeout http-request 10s", "timeout queue 1m",
+                 "timeout connect 10s", "timeout client 1m", "timeout server 2m",
+                 "timeout check 10s"):
+        assert f"    {line}\n" in haproxy
+
+
+def read_back(path: Path, opts: dict[str, list[cfg.Opt]]) -> cfg.ConfigOpts:
+    conf = cfg.ConfigOpts()
+    for group, group_opts in opts.items():
+        conf.register_opts(group_opts, group=None if group == "DEFAULT" else group)
+    conf(args=[], default_config_files=[str(path)], project="heat-test")
+    return conf
+
+
+HEAT_OPTS: dict[str, list[cfg.Opt]] = {
+    "DEFAULT": [cfg.StrOpt("host"), cfg.StrOpt("transport_url"), cfg.StrOpt("sql_connection"),
+                cfg.StrOpt("rabbit_host"), cfg.IntOpt("num_engine_workers"),
+                cfg.IntOpt("rpc_response_timeout"), cfg.StrOpt("heat_metadata_server_url"),
+                cfg.StrOpt("heat_waitcondition_server_url"), cfg.BoolOpt("debug")],
+    "database": [cfg.IntOpt("max_pool_size"), cfg.IntOpt("max_overflow")],
+    "oslo_middleware": [cfg.BoolOpt("enable_proxy_headers_parsing")],
+    "heat_api": [cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")],
+    "paste_deploy": [cfg.StrOpt("flavor")],
+}
+
+
+@pytest.mark.parametrize("host, address", [("B", "10.0.0.2"), ("C", "10.0.0.3")])
+def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host: str, address: str) -> None:
+    body = text(sample.render(), f"{host}/etc/heat/heat.conf")
+    path = tmp_path / "heat.conf"
+    path.write_text(body)
+    conf = read_back(path, HEAT_OPTS)
+    assert conf.host == host
+    assert conf.sql_connection == "mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8"
+    assert conf.rabbit_host == "10.0.0.1"
+    assert conf.transport_url == "rabbit://heat:heat-mq-secret@10.0.0.1:5672/"
+    assert conf.num_engine_workers == 1
+    assert conf.rpc_response_timeout == 60
+    assert conf.debug is False
+    assert conf.database.max_pool_size == 5 and conf.database.max_overflow == 10
+    assert conf.oslo_middleware.enable_proxy_headers_parsing is True
+    assert conf.heat_metadata_server_url == "http://10.0.0.1:8000"
+    assert conf.heat_waitcondition_server_url == "http://10.0.0.1:8000/v1/waitcondition"
+    assert conf.paste_deploy.flavor == "noauth"
+    # Heat 27 has no [heat_api] bind options: the base file's stale ones go.
+    assert conf.heat_api.bind_host is None
+    assert "127.0.0.1" not in body and "localhost" not in body
+
+
+def test_heat_24_writes_the_guides_bind_options(sample: Topology, tmp_path: Path) -> None:
+    old = dataclasses.replace(sample, heat_version=24)
+    assert old.validate() == []
+    files = old.render()
+    path = tmp_path / "heat.conf"
+    path.write_text(text(files, "B/etc/heat/heat.conf"))
+    opts = dict(HEAT_OPTS, heat_api_cfn=[cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")])
+    conf = read_back(path, opts)
+    assert (conf.heat_api.bind_host, conf.heat_api.bind_port) == ("10.0.0.2", 8004)
+    assert (conf.heat_api_cfn.bind_host, conf.heat_api_cfn.bind_port) == ("10.0.0.2", 8000)
+    assert "heat_api_cloudwatch" not in text(files, "B/etc/heat/heat.conf")
+
+
+def test_heat_24_gives_each_of_several_instances_an_overlay(sample: Topology, tmp_path: Path) -> None:
+    extra = ApiInstance(name="rest-server-3", service="api", host="B", port=8014)
+    old = dataclasses.replace(sample, heat_version=24,
+                              api_instances=sample.api_instances + (extra,))
+    assert [p for p in old.validate() if p.severity == "error"] == []
+    files = old.render()
+    ini = text(files, "B/etc/heat/uwsgi/rest-server-3.ini")
+    assert "pyargv = --config-file /etc/heat/heat.conf --config-file /etc/heat/heat-rest-server-3.conf" in ini
+    base = tmp_path / "heat.conf"
+    base.write_text(text(files, "B/etc/heat/heat.conf"))
+    overlay = tmp_path / "overlay.conf"
+    overlay.write_text(text(files, "B/etc/heat/heat-rest-server-3.conf"))
+    conf = cfg.ConfigOpts()
+    conf.register_opts([cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")], group="heat_api")
+    conf(args=[], default_config_files=[str(base), str(overlay)], project="heat-test")
+    assert (conf.heat_api.bind_host, conf.heat_api.bind_port) == ("10.0.0.2", 8014)
+
+
+def test_comments_and_untouched_options_survive() -> None:
+    base = ("# top comment\n[DEFAULT]\n# about debug\ndebug = true\nhost = old\n"
+            "multi = one\n    two\n\n[database]\n# keep me\nconnection = sqlite://\n")
+    out = edit_ini(base, {("DEFAULT", "host"): "new", ("database", "max_overflow"): "3",
+                          ("oslo_middleware", "x"): "y", ("DEFAULT", "multi"): None})
+    assert out == ("# top comment\n[DEFAULT]\n# about debug\ndebug = true\nhost = new\n\n"
+                   "[database]\n# keep me\nconnection = sqlite://\nmax_overflow = 3\n\n"
+                   "[oslo_middleware]\nx = y\n")
+
+
+def test_repeated_keys_collapse_to_one() -> None:
+    out = edit_ini("[DEFAULT]\nhost = a\nhost = b\n[DEFAULT]\nhost = c\n", {("DEFAULT", "host"): "z"})
+    assert parse_ini(out) == {("DEFAULT", "host"): "z"}
+    assert out.count("host") == 1
+
+
+def test_missing_default_section_is_added_first() -> None:
+    out = edit_ini("# hello\n[database]\nconnection = x\n", {("DEFAULT", "host"): "h"})
+    assert out.startswith("# hello\n[DEFAULT]\nhost = h\n\n[database]")
+
+
+@pytest.mark.parametrize("value", ["$literal", "  padded  ", '"quoted"', "a#b", "x = y", "ünï"])
+def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path, value: str) -> None:
+    topo = dataclasses.replace(sample, heat_conf=(ConfOption(section="DEFAULT", key="awkward", value=value),))
+    path = tmp_path / "heat.conf"
+    path.write_text(text(topo.render(), "B/etc/heat/heat.conf"), encoding="utf-8")
+    conf = read_back(path, {"DEFAULT": [cfg.StrOpt("awkward")]})
+    assert conf.awkward == value

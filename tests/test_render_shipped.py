@@ -1,0 +1,87 @@
+"""The shipped sample files are generated from etc/heat/samples.topology.yaml
+and must not drift from it; they pass Apache's syntax check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from heat_wsgi.loader import load_topology
+from heat_wsgi.shipped import SAMPLES_TOPOLOGY, shipped_files
+from render_checks import apache_check
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[PurePosixPath, str]:
+    return shipped_files(load_topology(REPO / SAMPLES_TOPOLOGY))
+
+
+def test_shipped_files_match_the_samples_topology(expected: dict[PurePosixPath, str]) -> None:
+    on_disk = {PurePosixPath(p.relative_to(REPO).as_posix())
+               for p in (REPO / "httpd" / "files").iterdir()}
+    on_disk |= {PurePosixPath(p.relative_to(REPO).as_posix())
+                for p in (REPO / "etc" / "heat").glob("*-uwsgi.ini")}
+    assert on_disk == set(expected), "regenerate with: python -m heat_wsgi.shipped"
+    for rel, text in expected.items():
+        assert (REPO / rel).read_text() == text, f"{rel} drifted: python -m heat_wsgi.shipped"
+
+
+def test_the_expected_set_is_shipped(expected: dict[PurePosixPath, str]) -> None:
+    names = {p.name for p in expected}
+    for program in ("heat-api", "heat-api-cfn", "heat-api-cloudwatch"):
+        assert {f"{program}.conf", f"{program}.wsgi", f"uwsgi-{program}.conf",
+                f"uwsgi-uds-{program}.conf", f"{program}-uwsgi.ini"} <= names
+
+
+def test_apache_files_say_where_they_go(expected: dict[PurePosixPath, str]) -> None:
+    for rel, text in expected.items():
+        if rel.suffix != ".conf":
+            continue
+        head = text.split("Listen")[0]
+        assert "/etc/apache2/sites-available" in head and "a2ensite" in head, rel
+        assert "a2enmod" in head and "sites-enabled" in head, rel
+        assert "/etc/httpd/conf.d" in head, rel
+
+
+def test_uwsgi_ini_serves_both_apache_modes(expected: dict[PurePosixPath, str]) -> None:
+    for program in ("heat-api", "heat-api-cfn", "heat-api-cloudwatch"):
+        ini = expected[PurePosixPath(f"etc/heat/{program}-uwsgi.ini")]
+        http = re.search(r"(?m)^http-socket = 127\.0\.0\.1:(\d+)$", ini)
+        assert http and 1 <= int(http.group(1)) <= 65535
+        assert f"\nsocket = /run/heat/{program}.sock\n" in ini
+        assert "\nchmod-socket = 660\n" in ini and "666" not in ini
+        assert "lazy-apps" not in ini
+        module = {"heat-api": "api", "heat-api-cfn": "cfn", "heat-api-cloudwatch": "cloudwatch"}[program]
+        assert f"\nmodule = heat_wsgi.{module}:application\n" in ini
+        # The Apache sites point at the same sockets and ports.
+        uds = expected[PurePosixPath(f"httpd/files/uwsgi-uds-{program}.conf")]
+        assert f"unix:/run/heat/{program}.sock|uwsgi://" in uds
+        proxy = expected[PurePosixPath(f"httpd/files/uwsgi-{program}.conf")]
+        assert f"http://127.0.0.1:{http.group(1)}/" in proxy
+
+
+def test_wsgi_scripts_name_the_config_then_import(expected: dict[PurePosixPath, str]) -> None:
+    script = expected[PurePosixPath("httpd/files/heat-api.wsgi")]
+    assert 'os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat.conf")' in script
+    assert script.rstrip().endswith("from heat_wsgi.api import application  # noqa: E402,F401")
+    compile(script, "heat-api.wsgi", "exec")
+    site = expected[PurePosixPath("httpd/files/heat-api.conf")]
+    assert "WSGIScriptAlias / /var/www/cgi-bin/heat/heat-api.wsgi" in site
+
+
+def test_shipped_apache_files_pass_the_syntax_check(expected: dict[PurePosixPath, str],
+                                                     tmp_path: Path) -> None:
+    logs = tmp_path / "log"
+    logs.mkdir()
+    for rel, text in expected.items():
+        if rel.suffix != ".conf":
+            continue
+        site = tmp_path / rel.name
+        # Only the log directory moves: /var/log/heat need not exist here.
+        site.write_text(text.replace("/var/log/heat/", f"{logs}/"))
+        result = apache_check(tmp_path / f"apache-{rel.stem}", [site])
+        assert result.returncode == 0, (rel, result.stderr)
