@@ -199,7 +199,8 @@ def _strings(obj: object, path: str) -> Iterator[tuple[str, str]]:
         if isinstance(value, tuple):
             for i, item in enumerate(value):
                 if isinstance(item, ConfOption):
-                    yield from _strings(item, f"{sub}.{item.section}.{item.key}")
+                    for part in (item.section, item.key, item.value):
+                        yield f"{sub}.{item.section}.{item.key}", part
                 else:
                     key = getattr(item, "name", None) or getattr(item, "host", None) \
                         or getattr(item, "service", None)
