@@ -172,7 +172,7 @@ def systemd_exec_arg(value: str) -> str:
 def python_str(value: str) -> str:
     """Return a double-quoted Python string literal for ``value``."""
     _check("Python script", value)
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def dot_string(value: str) -> str:
