@@ -69,6 +69,8 @@ def unsafe_reason(value: str) -> str | None:
     or paragraph separators are refused everywhere: each of them could end
     the line in some reader and start a new directive.
     """
+    if value.isprintable():      # fast path: no Cc, Zl or Zp can be in it
+        return None
     for char in value:
         if char == "\t":
             continue

@@ -31,6 +31,7 @@ gives it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator
@@ -95,6 +96,7 @@ def duration_seconds(text: str) -> float | None:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid_address(address: str, wildcard_ok: bool) -> bool:
     if is_wildcard(address):
         return wildcard_ok and address != ""
@@ -185,17 +187,27 @@ def _rule_safe_strings(ctx: _Context) -> None:
                 ctx.error(path, f"cannot be written safely: {reason}", value)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _strings(obj: object, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(obj, str):
         yield path, obj
         return
     if not dataclasses.is_dataclass(obj):
         return
-    for f in dataclasses.fields(obj):
-        if f.name in ("sources", "base_config"):
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(
+            f.name for f in dataclasses.fields(obj) if f.name not in ("sources", "base_config"))
+    for name in names:
+        value = getattr(obj, name)
+        if value is None or isinstance(value, (int, bool)):
             continue
-        value = getattr(obj, f.name)
-        sub = f"{path}.{f.name}" if path else f.name
+        if isinstance(value, str):
+            yield (f"{path}.{name}" if path else name), value
+            continue
+        sub = f"{path}.{name}" if path else name
         if isinstance(value, tuple):
             for i, item in enumerate(value):
                 if isinstance(item, ConfOption):

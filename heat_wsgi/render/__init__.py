@@ -46,13 +46,14 @@ class RenderedFile:
 
 def host_file_key(host: str, path: str) -> PurePosixPath:
     """``<host>/<path without its leading slash>``."""
-    return PurePosixPath(host) / path.lstrip("/")
+    return PurePosixPath(f"{host}/{path.lstrip('/')}")
 
 
 def _add(files: dict[PurePosixPath, RenderedFile], item: RenderedFile) -> None:
-    if item.key in files:
-        raise RenderError(str(item.key), "two files would be written to the same path")
-    files[item.key] = item
+    key = host_file_key(item.host, item.path)
+    if key in files:
+        raise RenderError(str(key), "two files would be written to the same path")
+    files[key] = item
 
 
 def render_all(topology: Topology, *, validated: bool = False) -> dict[PurePosixPath, RenderedFile]:
@@ -100,7 +101,7 @@ def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
                     path=f"{host.paths.systemd_dir.rstrip('/')}/{engine_unit_name(number)}",
                     text=render_engine_unit(topology, group, host, number), mode=0o644,
                     kind="systemd", purpose=f"heat-engine {number} of {group.processes}"))
-    return dict(sorted(files.items()))
+    return dict(sorted(files.items(), key=lambda kv: (kv[1].host, kv[1].path)))
 
 
 def _render_instance(topology: Topology, instance: ApiInstance, host: Host, index: Index,

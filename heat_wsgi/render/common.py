@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ def header(comment: str, topology: Topology, what: str) -> list[str]:
             f"{comment} Change the topology and render again rather than editing this file."]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or address, IPv6 maybe bracketed) is loopback."""
     name = host.strip().strip("[]").lower()
