@@ -77,8 +77,16 @@ def install() -> None:
     global _installed
     if _installed or not running_under_uwsgi():
         return
-    import uwsgidecorators
-    uwsgidecorators.postfork(run_hooks)
+    try:
+        import uwsgidecorators
+    except Exception:  # noqa: BLE001 - it raises a bare Exception without a master
+        # uwsgidecorators refuses to import when uwsgi runs without
+        # ``master``. Workers are still forked then, so hook the same
+        # per-worker callback uwsgidecorators itself would set.
+        import uwsgi
+        uwsgi.post_fork_hook = run_hooks
+    else:
+        uwsgidecorators.postfork(run_hooks)
     _installed = True
 
 

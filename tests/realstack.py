@@ -1,0 +1,117 @@
+"""A real Heat back end for tests: MariaDB, RabbitMQ and a heat-engine,
+started through :mod:`heat_wsgi.runtime` on a test's own loopback address,
+plus the client-side helpers the real-server tests share."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
+
+from heat_wsgi.runtime import heat, mariadb, rabbitmq
+from heat_wsgi.runtime.service import Service, stop_all
+
+from conftest import VENV, write_heat_conf
+
+RANDOM_STRING_TEMPLATE: dict[str, Any] = {
+    "heat_template_version": "2018-08-31",
+    "resources": {"rs": {"type": "OS::Heat::RandomString", "properties": {"length": 16}}},
+    "outputs": {"value": {"value": {"get_attr": ["rs", "value"]}}},
+}
+
+
+@dataclass
+class Backend:
+    state_dir: Path
+    heat_conf: Path
+    transport_url: str
+    database_url: str
+    services: list[Service] = field(default_factory=list)
+
+
+def shared_state_dir(prefix: str) -> Path:
+    """A state dir Apache's www-data children can enter: pytest's tmp_path
+    sits below a mode-700 directory, so use a fresh one under /tmp."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+@contextmanager
+def heat_backend(address: str, *, epmd_port: int, dist_port: int, engine_workers: int = 2,
+                 prefix: str = "heat-wsgi-test-") -> Iterator[Backend]:
+    """MariaDB + RabbitMQ on ``address``, the schema, and one heat-engine."""
+    state = shared_state_dir(prefix)
+    services: list[Service] = []
+    try:
+        db = mariadb.start_mariadb(state, address=address, port=3306)
+        services.append(db)
+        mq = rabbitmq.start_rabbitmq(state, address=address, port=5672,
+                                     dist_port=dist_port, epmd_port=epmd_port)
+        services.append(mq)
+        conf = write_heat_conf(state / "etc" / "heat.conf", transport_url=mq.transport_url,
+                               database_url=db.url, host="test-engine-host")
+        conf.chmod(0o644)  # read by Apache's www-data children in the mod_wsgi test
+        heat.db_sync(VENV, conf)
+        services.append(heat.start_engine(VENV, conf, state, "heat-engine",
+                                          host="test-engine-host", workers=engine_workers,
+                                          database_url=db.url))
+        yield Backend(state, conf, mq.transport_url, db.url, services)
+    finally:
+        stop_all(list(reversed(services)))
+
+
+def heat_client(endpoint: str) -> Any:
+    from heatclient import client as heat_client_module
+    # noauth ignores the token and makes every caller admin of "admin".
+    return heat_client_module.Client("1", endpoint=f"{endpoint}/v1/admin", token="test")
+
+
+def wait_for_status(client: Any, stack_id: str, wanted: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = client.stacks.get(stack_id)
+        if stack.stack_status == wanted:
+            return stack
+        if stack.stack_status.endswith("FAILED"):
+            raise AssertionError(f"{stack.stack_name}: {stack.stack_status}: "
+                                 f"{stack.stack_status_reason}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{stack.stack_name} still {stack.stack_status}")
+        time.sleep(0.2)
+
+
+def wait_deleted(client: Any, stack_id: str, timeout: float = 120) -> None:
+    from heatclient import exc
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stack = client.stacks.get(stack_id)
+        except exc.HTTPNotFound:
+            return
+        if stack.stack_status == "DELETE_COMPLETE":
+            return
+        if stack.stack_status == "DELETE_FAILED":
+            raise AssertionError(f"delete failed: {stack.stack_status_reason}")
+        time.sleep(0.2)
+    raise AssertionError(f"stack {stack_id} not deleted in {timeout}s")
+
+
+def create_random_string_stack(client: Any, name: str | None = None) -> tuple[str, str]:
+    """Create the one-resource stack, wait for it; return (id, output)."""
+    name = name or f"t-{uuid.uuid4().hex[:10]}"
+    created = client.stacks.create(stack_name=name, template=RANDOM_STRING_TEMPLATE)
+    stack_id = created["stack"]["id"]
+    wait_for_status(client, stack_id, "CREATE_COMPLETE")
+    output = client.stacks.output_show(stack_id, "value")["output"]["output_value"]
+    return stack_id, output
+
+
+def env_without_proxies() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

@@ -1,0 +1,270 @@
+"""heat_wsgi.api and heat_wsgi.cfn serving real Heat under real servers.
+
+One back end (MariaDB, RabbitMQ, heat-engine on 127.0.0.10) serves four
+fronts, each started the way an operator would:
+
+(a) ``uwsgi --module heat_wsgi.api`` on an HTTP socket;
+(b) Apache + Debian's mod_wsgi running the module in a daemon process;
+(c) Apache mod_proxy → uwsgi on a local HTTP socket;
+(d) Apache mod_proxy_uwsgi → uwsgi on a unix socket.
+
+Through each: the versions document, /healthcheck, and a stack created,
+read and deleted with python-heatclient. The CFN API is checked with boto3,
+and preloading with four forked workers with concurrent creates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+
+from heat_wsgi.runtime import apache, process, uwsgi
+from heat_wsgi.runtime.service import Service, stop_all
+
+from conftest import REPO, VENV
+from realstack import (Backend, create_random_string_stack, heat_backend, heat_client,
+                       wait_deleted)
+
+BACKEND_ADDRESS = "127.0.0.10"
+FRONT = "127.0.0.11"
+SITE_PACKAGES = Path(VENV) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
+    / "site-packages"
+
+pytestmark = pytest.mark.real
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    with heat_backend(BACKEND_ADDRESS, epmd_port=4370, dist_port=25670) as started:
+        yield started
+
+
+def _uwsgi_cli(backend: Backend, name: str, module: str, *listen: str,
+               processes: int = 2, extra: tuple[str, ...] = ()) -> Service:
+    """``uwsgi --module ...`` exactly as typed on a command line."""
+    argv = [str(VENV / "bin" / "uwsgi"), "--module", module, *listen,
+            "--pyargv", f"--config-file {backend.heat_conf}", "--master",
+            "--processes", str(processes), "--threads", "2", "--enable-threads",
+            "--need-app", "--die-on-term", "--buffer-size", "65535", *extra]
+    proc = process.spawn(name, argv, state_dir=backend.state_dir)
+    return Service(name=name, kind="uwsgi", procs=(proc,), address=" ".join(listen),
+                   url="", health="", log=str(backend.state_dir / "logs" / f"{name}.log"))
+
+
+def _start_uwsgi_http(backend: Backend, name: str, module: str, address: str, port: int,
+                      **kwargs: object) -> Service:
+    process.require_free_ports(name, [(address, port)])
+    service = _uwsgi_cli(backend, name, module, "--http-socket", f"{address}:{port}",
+                         "--http-chunked-input", "--http-raw-body", **kwargs)  # type: ignore[arg-type]
+    try:
+        process.wait_for_http(f"http://{address}:{port}/healthcheck", 200, 90, service=name,
+                              pid=service.pid, log=service.log)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def _start_uwsgi_unix(backend: Backend, name: str, module: str, sock: Path) -> Service:
+    service = _uwsgi_cli(backend, name, module, "--socket", str(sock),
+                         "--chmod-socket=660", "--chown-socket=root:www-data")
+    try:
+        process.wait_for_unix_socket(sock, 90, service=name, pid=service.pid, log=service.log)
+    except BaseException:
+        service.stop()
+        raise
+    return service
+
+
+def _start_apache(backend: Backend, name: str, modules: list[str], site: str,
+                  port: int) -> Service:
+    root = backend.state_dir / name
+    root.mkdir(exist_ok=True)
+    site_file = root / "site.conf"
+    site_file.write_text(site)
+    config = apache.write_main_config(root, modules=modules, includes=[site_file],
+                                      listen=[(FRONT, port)])
+    for path in (root, root / "run", root / "logs"):
+        path.chmod(0o755)
+    return apache.start_apache(config, root, backend.state_dir, name,
+                               listen=[(FRONT, port)],
+                               health_urls=[f"http://{FRONT}:{port}/healthcheck"])
+
+
+def front_uwsgi_module(backend: Backend) -> tuple[str, list[Service]]:
+    service = _start_uwsgi_http(backend, "a-uwsgi", "heat_wsgi.api", FRONT, 18004)
+    return f"http://{FRONT}:18004", [service]
+
+
+def front_mod_wsgi(backend: Backend) -> tuple[str, list[Service]]:
+    script = backend.state_dir / "wsgi" / "heat-api.wsgi"
+    script.parent.mkdir(exist_ok=True)
+    script.parent.chmod(0o755)
+    # mod_wsgi gives the script no argv; the environment names the config.
+    script.write_text("import os\n"
+                      f"os.environ.setdefault('OS_HEAT_CONFIG_FILES', '{backend.heat_conf}')\n"
+                      "from heat_wsgi.api import application  # noqa: F401\n")
+    script.chmod(0o644)
+    # REPO goes on the path too: heat_wsgi is installed in editable mode.
+    site = f"""
+WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi
+<VirtualHost {FRONT}:18014>
+    WSGIDaemonProcess heat-api processes=2 threads=4 user=www-data group=www-data python-path={SITE_PACKAGES}:{REPO} display-name=%{{GROUP}}
+    WSGIProcessGroup heat-api
+    WSGIApplicationGroup %{{GLOBAL}}
+    WSGIPassAuthorization On
+    WSGIScriptAlias / {script}
+    <Directory {script.parent}>
+        Require all granted
+    </Directory>
+</VirtualHost>
+"""
+    service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 18014)
+    return f"http://{FRONT}:18014", [service]
+
+
+def front_mod_proxy(backend: Backend) -> tuple[str, list[Service]]:
+    app = _start_uwsgi_http(backend, "c-uwsgi", "heat_wsgi.api", FRONT, 18025)
+    site = f"""
+<VirtualHost {FRONT}:18024>
+    KeepAlive Off
+    SetEnv proxy-sendchunked 1
+    ProxyPass "/" "http://{FRONT}:18025/" retry=0
+</VirtualHost>
+"""
+    try:
+        front = _start_apache(backend, "c-mod-proxy", ["proxy", "proxy_http", "env"], site, 18024)
+    except BaseException:
+        app.stop()
+        raise
+    return f"http://{FRONT}:18024", [front, app]
+
+
+def front_mod_proxy_uwsgi(backend: Backend) -> tuple[str, list[Service]]:
+    sock = backend.state_dir / "run" / "heat-api.sock"
+    app = _start_uwsgi_unix(backend, "d-uwsgi", "heat_wsgi.api", sock)
+    site = f"""
+<VirtualHost {FRONT}:18034>
+    ProxyPass "/" "unix:{sock}|uwsgi://heat-api/" retry=0
+</VirtualHost>
+"""
+    try:
+        front = _start_apache(backend, "d-mod-proxy-uwsgi", ["proxy", "proxy_uwsgi"], site, 18034)
+    except BaseException:
+        app.stop()
+        raise
+    return f"http://{FRONT}:18034", [front, app]
+
+
+FRONTS = {
+    "uwsgi-module": front_uwsgi_module,
+    "apache-mod_wsgi": front_mod_wsgi,
+    "apache-mod_proxy": front_mod_proxy,
+    "apache-mod_proxy_uwsgi": front_mod_proxy_uwsgi,
+}
+
+
+@pytest.fixture(scope="module", params=list(FRONTS))
+def front(request: pytest.FixtureRequest, backend: Backend) -> Iterator[str]:
+    url, services = FRONTS[request.param](backend)
+    try:
+        yield url
+    finally:
+        stop_all(services)
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_root_returns_heats_version_document(front: str):
+    status, body = _get(front + "/")
+    assert status == 300
+    versions = json.loads(body)["versions"]
+    assert [(v["id"], v["status"]) for v in versions] == [("v1.0", "CURRENT")]
+
+
+def test_healthcheck_answers_200(front: str):
+    assert _get(front + "/healthcheck")[0] == 200
+
+
+def test_heatclient_creates_reads_and_deletes_a_stack(front: str):
+    client = heat_client(front)
+    stack_id, output = create_random_string_stack(client)
+    assert re.fullmatch(r"[A-Za-z0-9]{16}", output)
+    assert stack_id in [s.id for s in client.stacks.list()]
+    client.stacks.delete(stack_id)
+    wait_deleted(client, stack_id)
+
+
+@pytest.fixture(scope="module")
+def rest_and_cfn(backend: Backend) -> Iterator[tuple[str, str]]:
+    rest = _start_uwsgi_http(backend, "rest-api", "heat_wsgi.api", FRONT, 18044)
+    try:
+        cfn = _start_uwsgi_http(backend, "cfn-api", "heat_wsgi.cfn", FRONT, 18040)
+    except BaseException:
+        rest.stop()
+        raise
+    try:
+        yield f"http://{FRONT}:18044", f"http://{FRONT}:18040"
+    finally:
+        stop_all([cfn, rest])
+
+
+def test_cfn_noauth_flavor_lists_and_describes_with_boto3(rest_and_cfn):
+    rest_url, cfn_url = rest_and_cfn
+    client = heat_client(rest_url)
+    stack_id, output = create_random_string_stack(client, "cfn-visible")
+    try:
+        # The CFN API lives under /v1, as in a Keystone catalog entry.
+        cfn = boto3.client("cloudformation", endpoint_url=cfn_url + "/v1/", region_name="RegionOne",
+                           aws_access_key_id="any", aws_secret_access_key="any")
+        summaries = cfn.list_stacks()["StackSummaries"]
+        assert "cfn-visible" in [s["StackName"] for s in summaries]
+        described = cfn.describe_stacks(StackName="cfn-visible")["Stacks"]
+        assert len(described) == 1
+        assert described[0]["StackStatus"] == "CREATE_COMPLETE"
+        assert described[0]["StackId"].endswith(stack_id) or stack_id in described[0]["StackId"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0]["Outputs"]}
+        assert outputs == {"value": output}
+    finally:
+        client.stacks.delete(stack_id)
+        wait_deleted(client, stack_id)
+
+
+def test_preloaded_workers_each_serve_concurrent_creates(backend: Backend):
+    """The app is built once in the master; each of the 4 forked workers
+    renews its AMQP connections and serves creates."""
+    service = _start_uwsgi_http(backend, "preload", "heat_wsgi.api", FRONT, 18054,
+                                processes=4, extra=("--threads", "1"))
+    try:
+        client = heat_client(f"http://{FRONT}:18054")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: create_random_string_stack(client, f"pre-{i}"),
+                                    range(16)))
+        assert len({stack_id for stack_id, _ in results}) == 16
+        log = Path(service.log).read_text()
+        assert log.count("heat-api built from") == 1, "the app must be built once, in the master"
+        forked = set(re.findall(r"worker (\d+) re-initialised after fork: messaging", log))
+        assert len(forked) == 4
+        served = set(re.findall(r"\[pid: (\d+)\|app: 0\|req: \d+/\d+\] \S+ \(\) "
+                                r"\{[^}]*\} \[[^]]*\] POST /v1/admin/stacks", log))
+        assert served == forked, "every preloaded worker should have taken creates"
+        for stack_id, _ in results:
+            client.stacks.delete(stack_id)
+        for stack_id, _ in results:
+            wait_deleted(client, stack_id)
+    finally:
+        service.stop()
