@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from heat_wsgi.model import SERVICE_NAMES, Topology
 from heat_wsgi.quoting import dot_string
 from heat_wsgi.render.common import build_index, instance_address, is_wildcard
 
-__all__ = ["render_text_diagram", "render_dot"]
+__all__ = ["render_diagram", "render_text_diagram", "render_dot"]
 
 _LABELS = {"api": "REST-API", "cfn": "API-CFN", "cloudwatch": "API-CW"}
 
@@ -120,3 +122,8 @@ def render_dot(topology: Topology) -> str:
     lines.extend(f"    {e}" for e in edges)
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def render_diagram(topology: Topology, fmt: Literal["text", "dot"] = "text") -> str:
+    """The diagram in ``fmt``: ``text`` (the default) or ``dot``."""
+    return render_dot(topology) if fmt == "dot" else render_text_diagram(topology)

@@ -372,6 +372,10 @@ class ProxyConfig:
     retries: int = field(default=3, metadata=doc("Connection retries per request."))
     redispatch: bool = field(default=True, metadata=doc(
         "Retry on another server when one is down (option redispatch)."))
+    retry_on: str | None = field(default=None, metadata=doc(
+        "HAProxy 'retry-on' conditions (layer 7 retries), e.g. 'conn-failure "
+        "empty-response response-timeout': a request that met an instance as it "
+        "stopped is retried on another one instead of failing with 502."))
     maxconn: int = field(default=4000, metadata=doc("Global connection limit."))
     timeouts: ProxyTimeouts = field(default_factory=ProxyTimeouts, metadata=doc("Timeouts."))
     health_check: HealthCheck = field(default_factory=HealthCheck, metadata=doc(

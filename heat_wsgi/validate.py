@@ -84,6 +84,9 @@ class Problem:
 
 _DURATION = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
 _UNITS = {"us": 1e-6, "ms": 1e-3, None: 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_RETRY_ON = frozenset({"none", "conn-failure", "empty-response", "junk-response",
+                       "response-timeout", "0rtt-rejected", "all-retryable-errors"})
+_RETRY_STATUS = frozenset({"401", "403", "404", "408", "425", "500", "501", "502", "503", "504"})
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
@@ -425,6 +428,11 @@ def _rule_proxy(ctx: _Context) -> None:
         value = getattr(proxy.timeouts, f.name)
         if duration_seconds(value) is None:
             ctx.error(f"proxy.timeouts.{f.name}", "must be an HAProxy duration such as 10s or 1m", value)
+    if proxy.retry_on is not None:
+        for word in proxy.retry_on.split() or [""]:
+            if word not in _RETRY_ON and not (word.isdigit() and word in _RETRY_STATUS):
+                ctx.error("proxy.retry_on", "must be HAProxy retry-on keywords such as "
+                          "'conn-failure empty-response response-timeout'", word)
     hc = proxy.health_check
     if duration_seconds(hc.inter) is None:
         ctx.error("proxy.health_check.inter", "must be an HAProxy duration such as 2s", hc.inter)

@@ -328,3 +328,12 @@ def test_loader_raises_only_topology_errors(value: object) -> None:
         assert exc.source and exc.source.startswith("fuzz.yaml")
     else:
         validate(topology)
+
+
+def test_retry_on_keywords() -> None:
+    proxy = replace(base().proxy, retry_on="conn-failure empty-response 503")
+    assert validate(replace(base(), proxy=proxy)) == []
+    proxy = replace(base().proxy, retry_on="conn-failure\nserver evil 6.6.6.6:80")
+    fired(replace(base(), proxy=proxy), "proxy.retry_on", text="control character")
+    proxy = replace(base().proxy, retry_on="sometimes")
+    fired(replace(base(), proxy=proxy), "proxy.retry_on", text="retry-on keywords")

@@ -48,6 +48,7 @@ def real_topology(root: Path, *, tls: str | None = None, name: str = "srv") -> T
         engines=(EngineGroup(host=name, processes=2),),
         proxy=ProxyConfig(host="proxy", listeners=(Listener(service="api"), Listener(service="cfn"),
                                                    Listener(service="cloudwatch")),
+                          retry_on="conn-failure empty-response response-timeout",
                           tls=TLS(certificate=tls) if tls else None),
         database=Database(url="mysql+pymysql://heat:pw@127.0.0.42/heat", host="proxy"),
         message_bus=MessageBus(transport_url="rabbit://heat:pw@127.0.0.42:5672/", host="proxy"),
@@ -71,6 +72,7 @@ def test_haproxy_accepts_the_rendered_config(rendered: tuple[Path, Topology], tm
     result = haproxy_check(cfg)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Configuration file is valid" in result.stdout + result.stderr
+    assert "    retry-on conn-failure empty-response response-timeout\n" in cfg.read_text()
 
 
 def test_haproxy_accepts_tls_termination(tmp_path: Path) -> None:

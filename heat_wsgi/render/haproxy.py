@@ -45,6 +45,10 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
         lines.append("    option redispatch")
     lines += [
         f"    retries {proxy.retries}",
+    ]
+    if proxy.retry_on:
+        lines.append("    retry-on " + " ".join(w(word) for word in proxy.retry_on.split()))
+    lines += [
         f"    timeout http-request {w(t.http_request)}",
         f"    timeout queue {w(t.queue)}",
         f"    timeout connect {w(t.connect)}",
