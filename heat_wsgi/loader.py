@@ -192,7 +192,7 @@ class _Builder:
             raise self.fail(path, "cannot be read: the topology did not come from a file", node, node.value)
         file = self.base_dir / node.value
         try:
-            text = file.read_text(encoding="utf-8")
+            text: str = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise self.fail(path, f"cannot be read: {exc}", node, node.value) from None
         self.sources["base_config"] = f"{file}:1"
@@ -227,7 +227,7 @@ def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | Non
         raise TopologyError("<top>", "must be a mapping describing the topology", None, filename)
     builder = _Builder(filename, base_dir)
     try:
-        topology = builder.dataclass(node, Topology, "")
+        topology: Topology = builder.dataclass(node, Topology, "")
     except RecursionError:
         raise TopologyError("<top>", "is nested too deeply", None, filename) from None
     except (ValueError, TypeError, yaml.YAMLError) as exc:

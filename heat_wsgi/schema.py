@@ -43,7 +43,7 @@ def _type_schema(hint: Any) -> dict[str, Any]:
         return {"type": "number"}
     if hint is str:
         return {"type": "string"}
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return {"$ref": f"#/$defs/{hint.__name__}"}
     return {}
 
@@ -87,7 +87,7 @@ def _class_schema(cls: type) -> dict[str, Any]:
 def topology_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a topology YAML file."""
     defs = {cls.__name__: _class_schema(cls) for cls in model_classes() if cls is not Topology}
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+    schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
               "title": "heat_wsgi topology"}
     schema.update(_class_schema(Topology))
     schema["not"] = {"required": ["base_config", "base_config_file"]}

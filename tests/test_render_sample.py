@@ -153,3 +153,20 @@ def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path,
     path.write_text(text(topo.render(), "B/etc/heat/heat.conf"), encoding="utf-8")
     conf = read_back(path, {"DEFAULT": [cfg.StrOpt("awkward")]})
     assert conf.awkward == value
+
+
+@pytest.mark.parametrize("scenario", [SAMPLE, REPO / "tests" / "golden" / "modes" / "topology.yaml"])
+def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -> None:
+    topology = load_topology(scenario)
+    confs = [f for f in topology.render().values() if f.kind in ("heat.conf", "heat.conf overlay")]
+    assert confs
+    for item in confs:
+        path = tmp_path / f"{item.host}-{Path(item.path).name}"
+        path.write_text(item.text, encoding="utf-8")
+        sections: dict[str, dict[str, list[str]]] = {}
+        cfg.ConfigParser(str(path), sections).parse()
+        if item.kind == "heat.conf":
+            assert sections["DEFAULT"]["host"] == [item.host]
+            assert sections["oslo_middleware"]["enable_proxy_headers_parsing"] == ["true"]
+        else:
+            assert set(sections) == {"heat_api"} or set(sections) == {"heat_api_cfn"}

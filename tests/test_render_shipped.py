@@ -85,3 +85,34 @@ def test_shipped_apache_files_pass_the_syntax_check(expected: dict[PurePosixPath
         site.write_text(text.replace("/var/log/heat/", f"{logs}/"))
         result = apache_check(tmp_path / f"apache-{rel.stem}", [site])
         assert result.returncode == 0, (rel, result.stderr)
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("program", ["heat-api", "heat-api-cfn", "heat-api-cloudwatch"])
+def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: Path, program: str) -> None:
+    """What the entrypoint tests do with the shipped ini: move addresses and
+    paths, swap the app for a tiny one, start it, and reach both sockets."""
+    import stat
+
+    from render_checks import start_uwsgi, stop, wait_http, wait_log, wait_path
+    run, log, app = tmp_path / "run", tmp_path / "log", tmp_path / "app"
+    for d in (run, log, app):
+        d.mkdir()
+    text = expected[PurePosixPath(f"etc/heat/{program}-uwsgi.ini")]
+    text = (text.replace("/run/heat/", f"{run}/").replace("/var/log/heat/", f"{log}/")
+            .replace("127.0.0.1:", "127.0.0.44:"))
+    text = re.sub(r"(?m)^module = .*$", "module = tinyapp:application", text)
+    text = re.sub(r"(?m)^virtualenv = .*\n", "", text)
+    ini = tmp_path / "x.ini"
+    ini.write_text(text)
+    port = re.search(r"(?m)^http-socket = 127\.0\.0\.44:(\d+)$", text).group(1)  # type: ignore[union-attr]
+    proc = start_uwsgi(ini, app, tmp_path / "uwsgi.out")
+    try:
+        assert wait_http(f"http://127.0.0.44:{port}/healthcheck", proc) == b"tiny /healthcheck"
+        sock = run / f"{program}.sock"
+        wait_path(sock, proc)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o660
+        workers = re.search(r"(?m)^processes = (\d+)$", text).group(1)  # type: ignore[union-attr]
+        wait_log(log / f"uwsgi-{program}.log", f"spawned uWSGI worker {workers} ", proc)
+    finally:
+        assert stop(proc) == 0

@@ -151,9 +151,9 @@ def edit_ini(text: str, edits: Mapping[Key, str | None]) -> str:
         drop.update(range(entry.start + 1, entry.end))
 
     missing: dict[str, list[tuple[str, str]]] = {}
-    for (section, key), value in edits.items():
-        if value is not None and (section, key) not in seen:
-            missing.setdefault(section, []).append((key, value))
+    for (section, name), value in edits.items():
+        if value is not None and (section, name) not in seen:
+            missing.setdefault(section, []).append((name, value))
 
     # Where each existing section's last block ends (after its last option).
     insert_after: dict[str, int] = {}
