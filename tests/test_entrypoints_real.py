@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -113,11 +114,11 @@ def front_mod_wsgi(backend: Backend) -> tuple[str, list[Service]]:
                       f"os.environ.setdefault('OS_HEAT_CONFIG_FILES', '{backend.heat_conf}')\n"
                       "from heat_wsgi.api import application  # noqa: F401\n")
     script.chmod(0o644)
-    # REPO goes on the path too: heat_wsgi is installed in editable mode.
+    python_path = _python_path_for_www_data(backend.state_dir)
     site = f"""
 WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi
 <VirtualHost {FRONT}:18014>
-    WSGIDaemonProcess heat-api processes=2 threads=4 user=www-data group=www-data python-path={SITE_PACKAGES}:{REPO} display-name=%{{GROUP}}
+    WSGIDaemonProcess heat-api processes=2 threads=4 user=www-data group=www-data python-path={python_path} display-name=%{{GROUP}}
     WSGIProcessGroup heat-api
     WSGIApplicationGroup %{{GLOBAL}}
     WSGIPassAuthorization On
@@ -129,6 +130,27 @@ WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi
 """
     service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 18014)
     return f"http://{FRONT}:18014", [service]
+
+
+def _python_path_for_www_data(state_dir: Path) -> str:
+    """Where mod_wsgi's www-data daemon finds Heat and heat_wsgi.
+
+    heat_wsgi is installed in editable mode, so the checkout goes on the
+    path next to the venv's site-packages. When the checkout sits below a
+    directory www-data cannot enter (a clone under /root), a copy in the
+    state dir stands in for both: slower, but the same code.
+    """
+    if apache.unreadable_for(SITE_PACKAGES) is None and apache.unreadable_for(REPO) is None:
+        return f"{SITE_PACKAGES}:{REPO}"
+    copy = state_dir / "pylib"
+    if not copy.exists():
+        shutil.copytree(SITE_PACKAGES, copy, symlinks=True)
+        shutil.copytree(REPO / "heat_wsgi", copy / "heat_wsgi", dirs_exist_ok=True)
+        for editable_hook in copy.glob("__editable__*"):  # would point back at REPO
+            editable_hook.unlink()
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return str(copy)
 
 
 def front_mod_proxy(backend: Backend) -> tuple[str, list[Service]]:
