@@ -26,7 +26,7 @@ from heat_wsgi.model import ApiInstance, Topology
 from heat_wsgi.runtime import apache, haproxy, heat, mariadb, process, rabbitmq, uwsgi
 from heat_wsgi.runtime.localize import EPMD_PORT, LocalPlan, default_topology, localize
 from heat_wsgi.runtime.record import MARKER_NAME, Record, load
-from heat_wsgi.runtime.service import Service
+from heat_wsgi.runtime.service import Service, stop_all
 
 STATE_ENV = "HEAT_WSGI_STATE"
 DEFAULT_STATE_DIR = Path(".state") / "cluster"
@@ -239,14 +239,17 @@ def _describe(service: Service, seconds: float) -> str:
 
 def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
        venv: Path | None = None, engines_per_host: int | None = None,
-       progress: Progress = print) -> UpResult:
+       topology: Topology | None = None, progress: Progress = print) -> UpResult:
     """Bring the topology up; start only what is not running already.
+
+    :param topology: a model to run instead of ``topology_file`` (library use).
 
     :raises ServiceError: a service cannot start; everything this call started
         has been stopped again and the message names the service and its log.
     """
     state_dir = (state_dir or default_state_dir()).absolute()
-    topo_key = str(topology_file.absolute()) if topology_file else None
+    topo_key = (f"<model {topology.name}>" if topology is not None
+                else str(topology_file.absolute()) if topology_file else None)
     record = load(state_dir)
     if record is not None and record.services and (
             record.topology != topo_key or record.engines_per_host != engines_per_host):
@@ -258,7 +261,7 @@ def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
     if record is None or not any(s.alive() for s in record.services):
         record = Record(state_dir=state_dir, topology=topo_key, engines_per_host=engines_per_host,
                         services=record.services if record else [])
-    plan = localize(load_topology(topology_file, engines_per_host), state_dir, venv)
+    plan = localize(topology or load_topology(topology_file, engines_per_host), state_dir, venv)
     record.venv = str(plan.venv)
     record.endpoints = endpoints(plan)
     record.stats_socket = str(state_dir / "run" / "haproxy.sock") if plan.topology.proxy else None
@@ -297,8 +300,7 @@ def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
             _start_stage([s for s in todo if s.stage == stage], record, started, progress)
     except BaseException:
         progress("heat-wsgi: start failed; stopping what this run started")
-        for service in reversed(started):
-            service.stop()
+        stop_all(started)
         record.drop({s.name for s in started})
         raise
     result.started = [s.name for s in started]
@@ -381,13 +383,15 @@ def down(state_dir: Path | None = None, *, purge: bool = False,
     record = load(state_dir)
     stopped: list[Service] = []
     if record is not None:
-        for service in reversed(record.services):
-            was_alive = service.alive()
-            service.stop()
+        alive = {s.name for s in record.services if s.alive()}
+
+        def report(service: Service) -> None:
             stopped.append(service)
-            if was_alive:
+            if service.name in alive:
                 progress(f"  stopped {service.name:<24} pid "
                          + ",".join(str(p) for p in service.pids))
+
+        stop_all(record.services, on_stop=report)
         record.services = []
         record.save()
     if purge and state_dir.exists():

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     logs = subparsers.add_parser("logs", help="list log files, or show one service's log")
     logs.add_argument("service", nargs="?", metavar="SERVICE",
-                      help="service name as `status` shows it (prefix is enough)")
+                      help="service name as `status` shows it (a part of it is enough)")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
     logs.add_argument("--state-dir", type=Path, help=state_help)
     logs.set_defaults(func=cmd_logs)
@@ -153,7 +153,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             print(f"{name:<26} " + "  ".join(str(p) for p in paths))
         return 0
     matches = [n for n in logs if n == args.service] or [
-        n for n in logs if n.startswith(args.service)]
+        n for n in logs if args.service in n]
     if not matches:
         print(f"heat-wsgi: no service {args.service!r} (have: {', '.join(logs) or 'none'})",
               file=sys.stderr)

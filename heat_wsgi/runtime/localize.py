@@ -34,6 +34,11 @@ KEYSTONELESS: tuple[tuple[str, str, str], ...] = (
     ("oslo_policy", "enforce_new_defaults", "False"),
     ("oslo_policy", "enforce_scope", "False"),
 )
+# Forced by `up` only: a throwaway cluster should stop in seconds, not wait
+# the default 60 s for engine threads to finish.
+UP_ONLY: tuple[tuple[str, str, str], ...] = (
+    ("DEFAULT", "graceful_shutdown_timeout", "5"),
+)
 FALLBACK_BASE = """[DEFAULT]
 host = heat-local-1
 transport_url = rabbit://guest:guest@127.0.0.1:5672/
@@ -45,6 +50,7 @@ connection = sqlite:////var/lib/heat/heat.sqlite
 flavor = noauth
 """
 
+RETRY_ON = "conn-failure empty-response response-timeout"
 DB_USER, DB_PASSWORD, DB_NAME, DB_PORT = "heat", "heat", "heat", 3306
 RABBIT_PORT, RABBIT_DIST_PORT, EPMD_PORT = 5672, 25672, 4369
 
@@ -176,6 +182,9 @@ def localize(topology: Topology, state_dir: Path, venv: Path | None = None) -> L
         proxy_address = addresses.get(proxy.host, "127.0.0.1")
         proxy = dataclasses.replace(
             proxy, address=_local(proxy.address, proxy_address),
+            # An instance that stops drops the connections still queued in
+            # its listen backlog; retrying those elsewhere keeps clients whole.
+            retry_on=proxy.retry_on or RETRY_ON,
             listeners=tuple(dataclasses.replace(l, address=_local(l.address, proxy_address))
                             for l in proxy.listeners),
             stats=(dataclasses.replace(proxy.stats, address=_local(proxy.stats.address,
@@ -194,7 +203,7 @@ def localize(topology: Topology, state_dir: Path, venv: Path | None = None) -> L
               "?charset=utf8mb4")
     transport_url = f"rabbit://guest:guest@{bus.address}:{bus.port}/"
     cfn = next((l for l in (proxy.listeners if proxy else ()) if l.service == "cfn"), None)
-    conf = [ConfOption(section=s, key=k, value=v) for s, k, v in KEYSTONELESS]
+    conf = [ConfOption(section=s, key=k, value=v) for s, k, v in KEYSTONELESS + UP_ONLY]
     conf.append(ConfOption(section="paste_deploy", key="api_paste_config",
                            value=str(SHIPPED_PASTE)))
     if proxy is not None and cfn is not None:

@@ -1,0 +1,288 @@
+"""``heat-wsgi up`` end to end: the default topology, driven by real clients.
+
+The cluster is started once for the module with the real CLI on
+127.0.0.1-3 and the standard ports, and stopped with ``heat-wsgi down
+--purge`` at the end, which must leave none of its pids running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heat_wsgi import cluster
+from heat_wsgi.runtime import haproxy, process
+from heat_wsgi.runtime.record import Record, load
+
+pytestmark = pytest.mark.real
+
+HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
+REST = "http://127.0.0.1:8004/v1/admin"
+CFN = "http://127.0.0.1:8000/v1/"
+STACKS = 20
+
+TEMPLATE = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "secret": {"type": "OS::Heat::RandomString", "properties": {"length": 12}},
+        "probe": {"type": "OS::Heat::TestResource",
+                  "properties": {"value": {"get_attr": ["secret", "value"]}}},
+        "group": {"type": "OS::Heat::ResourceGroup",
+                  "properties": {"count": 2, "resource_def": {
+                      "type": "OS::Heat::RandomString", "properties": {"length": 8}}}},
+    },
+    "outputs": {"secret": {"value": {"get_attr": ["secret", "value"]}},
+                "probe": {"value": {"get_attr": ["probe", "output"]}}},
+}
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HEAT_WSGI, *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def heat_client() -> Any:
+    from heatclient import client
+
+    return client.Client("1", endpoint=REST, token="noauth")
+
+
+def wait_status(hc: Any, stack_id: str, timeout: float = 240) -> Any:
+    deadline = time.monotonic() + timeout
+    stack = hc.stacks.get(stack_id)
+    while stack.stack_status.endswith("IN_PROGRESS") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        stack = hc.stacks.get(stack_id)
+    return stack
+
+
+@pytest.fixture(scope="module")
+def state_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="heat-wsgi-up-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def up(state_dir: Path) -> Iterator[tuple[Record, str]]:
+    result = run_cli("up", "--state-dir", str(state_dir), "--demo")
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        record = load(state_dir)
+        assert record is not None
+        yield record, result.stdout
+    finally:
+        record = load(state_dir)
+        down = run_cli("down", "--purge", "--state-dir", str(state_dir))
+        assert down.returncode == 0, down.stdout + down.stderr
+        if record is not None:
+            left = [(s.name, p.pid) for s in record.services for p in s.procs
+                    if process.is_alive(p.pid, p.starttime)]
+            assert left == [], f"still running after down: {left}"
+
+
+def test_up_prints_endpoints_diagram_and_client_help(up: tuple[Record, str]) -> None:
+    record, output = up
+    assert f"REST API        {REST}" in output
+    assert f"CFN API         {CFN}" in output
+    assert "HAProxy" in output and "heat-engine" in output        # the diagram
+    assert "--os-auth-type none --os-endpoint" in output
+    assert "Demo stack heat-wsgi-demo" in output and "CREATE_COMPLETE" in output
+    names = {s.name for s in record.services}
+    assert {"mariadb", "rabbitmq", "haproxy", "uwsgi-api-node-2", "uwsgi-api-node-3",
+            "uwsgi-cfn-node-2", "uwsgi-cfn-node-3", "heat-engine-node-2-1",
+            "heat-engine-node-2-2", "heat-engine-node-3-1", "heat-engine-node-3-2"} <= names
+
+
+def test_each_api_instance_has_its_hosts_heat_conf(up: tuple[Record, str],
+                                                   state_dir: Path) -> None:
+    for node in ("node-2", "node-3"):
+        conf = (state_dir / "hosts" / node / "etc" / "heat" / "heat.conf").read_text()
+        assert f"host = {node}" in conf
+        assert "mysql+pymysql://heat:heat@127.0.0.1:3306/heat" in conf
+        ini = (state_dir / "hosts" / node / "etc" / "heat" / "uwsgi" / f"api-{node}.ini")
+        assert f"--config-file {state_dir}/hosts/{node}/etc/heat/heat.conf" in ini.read_text()
+
+
+def test_up_twice_is_safe(up: tuple[Record, str], state_dir: Path) -> None:
+    record, _ = up
+    before = {s.name: s.pids for s in record.services}
+    again = run_cli("up", "--state-dir", str(state_dir))
+    assert again.returncode == 0, again.stderr
+    assert "already up" in again.stdout
+    after = load(state_dir)
+    assert after is not None and {s.name: s.pids for s in after.services} == before
+
+
+def test_status_reports_every_service_healthy(up: tuple[Record, str], state_dir: Path) -> None:
+    result = run_cli("status", "--state-dir", str(state_dir), timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "rest_api_proxy/api-node-2" in result.stdout and "UP" in result.stdout
+    assert "FAIL" not in result.stdout
+
+
+def test_logs_lists_and_shows(up: tuple[Record, str], state_dir: Path) -> None:
+    listing = run_cli("logs", "--state-dir", str(state_dir), timeout=60)
+    assert "heat-engine-node-2-1" in listing.stdout
+    shown = run_cli("logs", "haproxy", "-n", "5", "--state-dir", str(state_dir), timeout=60)
+    assert shown.returncode == 0 and "==> haproxy:" in shown.stdout
+
+
+def _engine_hosts_that_worked(state_dir: Path, names: set[str]) -> set[str]:
+    hosts = set()
+    for log in (state_dir / "logs").glob("heat-engine-*.log"):
+        text = log.read_text(errors="replace")
+        if any(f"Stack CREATE COMPLETE ({name})" in text for name in names):
+            hosts.add(log.stem.rsplit("-", 1)[0].removeprefix("heat-engine-"))
+    return hosts
+
+
+def test_twenty_concurrent_stacks_through_the_proxy(up: tuple[Record, str],
+                                                    state_dir: Path) -> None:
+    record, _ = up
+    assert record.stats_socket
+    before = {s.server: s.sessions for s in haproxy.show_stat(record.stats_socket)}
+    prefix = f"e2e-{uuid.uuid4().hex[:6]}"
+    names = {f"{prefix}-{n}" for n in range(STACKS)}
+
+    def create(name: str) -> tuple[str, str, str]:
+        hc = heat_client()
+        stack_id = hc.stacks.create(stack_name=name, template=TEMPLATE)["stack"]["id"]
+        stack = wait_status(hc, stack_id)
+        return stack_id, stack.stack_status, stack.stack_status_reason
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=STACKS) as pool:
+        results = list(pool.map(create, sorted(names)))
+    elapsed = time.monotonic() - started
+    failed = [r for r in results if r[1] != "CREATE_COMPLETE"]
+    assert failed == [], failed
+    print(f"\n{STACKS} stacks CREATE_COMPLETE through the proxy in {elapsed:.1f}s")
+
+    hc = heat_client()
+    stack = hc.stacks.get(results[0][0])
+    outputs = {o["output_key"]: o["output_value"] for o in stack.outputs}
+    assert outputs["secret"] == outputs["probe"] and len(outputs["secret"]) == 12
+
+    # Both REST API instances served requests: HAProxy counted sessions on each.
+    after = {s.server: s.sessions for s in haproxy.show_stat(record.stats_socket)}
+    for server in ("api-node-2", "api-node-3"):
+        assert after[server] - before.get(server, 0) >= STACKS // 4, (before, after)
+    # Engines on both hosts did the work: their own logs say so.
+    assert _engine_hosts_that_worked(state_dir, names) == {"node-2", "node-3"}
+
+    def delete(stack_id: str) -> str:
+        client = heat_client()
+        client.stacks.delete(stack_id)
+        deadline = time.monotonic() + 120
+        while True:  # the delete is asynchronous: wait for it to start and end
+            status = str(client.stacks.get(stack_id).stack_status)
+            if status == "DELETE_COMPLETE" or status == "DELETE_FAILED" or \
+                    time.monotonic() > deadline:
+                return status
+            time.sleep(0.5)
+
+    with ThreadPoolExecutor(max_workers=STACKS) as pool:
+        deleted = list(pool.map(delete, [r[0] for r in results]))
+    assert set(deleted) == {"DELETE_COMPLETE"}, deleted
+    # Heat marks a stack DELETE_COMPLETE a moment before it hides it from lists.
+    deadline = time.monotonic() + 30
+    while names & {s.stack_name for s in heat_client().stacks.list()}:
+        assert time.monotonic() < deadline, "deleted stacks are still listed"
+        time.sleep(0.5)
+
+
+def test_boto3_cloudformation_lists_and_describes(up: tuple[Record, str]) -> None:
+    cfn = cluster.cfn_client(CFN)
+    name = f"cfn-{uuid.uuid4().hex[:6]}"
+    body = ('{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Secret": '
+            '{"Type": "OS::Heat::RandomString"}}, "Outputs": {"Value": '
+            '{"Value": {"Fn::GetAtt": ["Secret", "value"]}}}}')
+    stack_id = cfn.create_stack(StackName=name, TemplateBody=body)["StackId"]
+    deadline = time.monotonic() + 120
+    while True:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack
+    assert stack["StackId"] == stack_id
+    assert len(stack["Outputs"][0]["OutputValue"]) == 32
+    listed = {s["StackName"]: s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"]}
+    assert listed[name] == "CREATE_COMPLETE" and "heat-wsgi-demo" in listed
+    cfn.delete_stack(StackName=name)
+
+
+def _server(record: Record, server: str) -> haproxy.ServerStat:
+    assert record.stats_socket
+    return haproxy.server_status(record.stats_socket, "rest_api_proxy", server)
+
+
+def _wait_server(record: Record, server: str, status: str, timeout: float = 20) -> float:
+    started = time.monotonic()
+    while _server(record, server).status != status:
+        assert time.monotonic() - started < timeout, _server(record, server)
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def test_failover_one_api_instance(up: tuple[Record, str], state_dir: Path) -> None:
+    record, _ = up
+    victim = record.service("uwsgi-api-node-3")
+    assert victim is not None
+    _wait_server(record, "api-node-3", "UP")
+    results: list[int | str] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        # Bounded: at most 2000 requests or until told to stop.
+        for _ in range(2000):
+            if stop.is_set():
+                return
+            try:
+                with urllib.request.urlopen(f"{REST}/stacks", timeout=30) as response:
+                    results.append(response.status)
+            except urllib.error.HTTPError as exc:
+                results.append(exc.code)
+            except OSError as exc:
+                results.append(repr(exc))
+
+    client = threading.Thread(target=loop)
+    client.start()
+    try:
+        time.sleep(1.0)
+        victim.stop()
+        assert not victim.alive()
+        went_down = _wait_server(record, "api-node-3", "DOWN")
+        served_while_down = len(results)
+        time.sleep(1.0)
+        again = run_cli("up", "--state-dir", str(state_dir))  # restarts only what died
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "uwsgi-api-node-3" in again.stdout and "already running" in again.stdout
+        came_up = _wait_server(record, "api-node-3", "UP")
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        client.join(timeout=60)
+    failures = [r for r in results if r != 200]
+    print(f"\nfailover: {len(results)} requests, {len(failures)} failed; "
+          f"DOWN after {went_down:.1f}s, UP {came_up:.1f}s after restart")
+    assert failures == []
+    assert len(results) > served_while_down > 10
+    restarted = load(state_dir)
+    assert restarted is not None
+    new = restarted.service("uwsgi-api-node-3")
+    assert new is not None and new.pid != victim.pid and new.alive()
