@@ -291,11 +291,12 @@ def _check_paths(ctx: _Context, path: str, paths: Paths) -> None:
             continue
         if not value.startswith("/"):
             ctx.error(f"{path}.{f.name}", "must be an absolute path", value)
-        elif any(c.isspace() for c in value) or any(c in value for c in "%$\"'\\;"):
+        elif _PATH_UNSAFE.search(value):
             ctx.error(f"{path}.{f.name}", "must not contain whitespace, quotes, '%', '$', '\\' "
                       "or ';' (uwsgi and systemd would split or expand it)", value)
 
 
+_PATH_UNSAFE = re.compile(r"[\s%$\"'\\;]")
 _INI_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 

@@ -6,6 +6,8 @@ rather than through configparser.
 
 from __future__ import annotations
 
+import re
+
 from heat_wsgi.errors import RenderError
 from heat_wsgi.model import ApiInstance, Host, Topology
 from heat_wsgi.quoting import uwsgi_value
@@ -14,8 +16,11 @@ from heat_wsgi.render.common import InstanceLayout, header
 __all__ = ["render_uwsgi_ini", "uwsgi_lines"]
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _no_space(what: str, value: str) -> str:
-    if any(c.isspace() for c in value):
+    if _SPACE.search(value):
         raise RenderError(what, f"uwsgi splits this on whitespace: {value!r}")
     return value
 
