@@ -8,6 +8,9 @@ fronts, each started the way an operator would:
 (c) Apache mod_proxy → uwsgi on a local HTTP socket;
 (d) Apache mod_proxy_uwsgi → uwsgi on a unix socket.
 
+(b)-(d) run the shipped files from httpd/files/ and etc/heat/ with only
+addresses and paths moved into the test's state dir.
+
 Through each: the versions document, /healthcheck, and a stack created,
 read and deleted with python-heatclient. The CFN API is checked with boto3,
 and preloading with four forked workers with concurrent creates.
@@ -74,30 +77,47 @@ def _start_uwsgi_http(backend: Backend, name: str, module: str, address: str, po
     return service
 
 
-def _start_uwsgi_unix(backend: Backend, name: str, module: str, sock: Path) -> Service:
-    service = _uwsgi_cli(backend, name, module, "--socket", str(sock),
-                         "--chmod-socket=660", "--chown-socket=root:www-data")
-    try:
-        process.wait_for_unix_socket(sock, 90, service=name, pid=service.pid, log=service.log)
-    except BaseException:
-        service.stop()
-        raise
-    return service
-
-
-def _start_apache(backend: Backend, name: str, modules: list[str], site: str,
+def _start_apache(backend: Backend, name: str, modules: list[str], site_text: str,
                   port: int) -> Service:
     root = backend.state_dir / name
     root.mkdir(exist_ok=True)
     site_file = root / "site.conf"
-    site_file.write_text(site)
-    config = apache.write_main_config(root, modules=modules, includes=[site_file],
-                                      listen=[(FRONT, port)])
+    site_file.write_text(site_text)
+    # The shipped sites carry their own Listen line.
+    config = apache.write_main_config(root, modules=modules, includes=[site_file])
     for path in (root, root / "run", root / "logs"):
         path.chmod(0o755)
     return apache.start_apache(config, root, backend.state_dir, name,
                                listen=[(FRONT, port)],
                                health_urls=[f"http://{FRONT}:{port}/healthcheck"])
+
+
+def _shipped(relative: str, backend: Backend, python: str = "") -> str:
+    """A shipped sample with only what is site-specific moved: addresses
+    onto FRONT, /etc/heat/heat.conf, /run/heat, /var/log/heat and the
+    mod_wsgi script directory into the state dir, the Python home onto this
+    venv. Every other line is exactly what we ship."""
+    state = backend.state_dir
+    text = (REPO / relative).read_text()
+    replaced = (text.replace("/etc/heat/heat.conf", str(backend.heat_conf))
+                .replace("/run/heat/", f"{state}/run/")
+                .replace("/var/log/heat/", f"{state}/logs/")
+                .replace("/var/www/cgi-bin/heat", f"{state}/wsgi")
+                .replace("127.0.0.1:", f"{FRONT}:"))
+    replaced = re.sub(r"(?m)^virtualenv = .*$", f"virtualenv = {VENV}", replaced)
+    if python:
+        replaced = re.sub(r"python-home=\S+", python, replaced)
+    return replaced
+
+
+def _start_shipped_uwsgi(backend: Backend, service: str) -> Service:
+    ini_text = _shipped(f"etc/heat/{service}-uwsgi.ini", backend)
+    # The unix socket is 0660; its group must be the web server's. That is
+    # site policy (www-data on Debian, apache on Red Hat), set here.
+    ini_text += "chown-socket = root:www-data\n"
+    ini = backend.state_dir / f"{service}-uwsgi.ini"
+    ini.write_text(ini_text)
+    return uwsgi.start_uwsgi(VENV, ini, backend.state_dir, f"uwsgi-{service}")
 
 
 def front_uwsgi_module(backend: Backend) -> tuple[str, list[Service]]:
@@ -106,42 +126,29 @@ def front_uwsgi_module(backend: Backend) -> tuple[str, list[Service]]:
 
 
 def front_mod_wsgi(backend: Backend) -> tuple[str, list[Service]]:
-    script = backend.state_dir / "wsgi" / "heat-api.wsgi"
-    script.parent.mkdir(exist_ok=True)
-    script.parent.chmod(0o755)
-    # mod_wsgi gives the script no argv; the environment names the config.
-    script.write_text("import os\n"
-                      f"os.environ.setdefault('OS_HEAT_CONFIG_FILES', '{backend.heat_conf}')\n"
-                      "from heat_wsgi.api import application  # noqa: F401\n")
+    wsgi_dir = backend.state_dir / "wsgi"
+    wsgi_dir.mkdir(exist_ok=True)
+    wsgi_dir.chmod(0o755)
+    script = wsgi_dir / "heat-api.wsgi"
+    script.write_text(_shipped("httpd/files/heat-api.wsgi", backend))
     script.chmod(0o644)
-    python_path = _python_path_for_www_data(backend.state_dir)
-    site = f"""
-WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi
-<VirtualHost {FRONT}:18014>
-    WSGIDaemonProcess heat-api processes=2 threads=4 user=www-data group=www-data python-path={python_path} display-name=%{{GROUP}}
-    WSGIProcessGroup heat-api
-    WSGIApplicationGroup %{{GLOBAL}}
-    WSGIPassAuthorization On
-    WSGIScriptAlias / {script}
-    <Directory {script.parent}>
-        Require all granted
-    </Directory>
-</VirtualHost>
-"""
-    service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 18014)
-    return f"http://{FRONT}:18014", [service]
+    site = _shipped("httpd/files/heat-api.conf", backend,
+                    python=_python_for_www_data(backend.state_dir))
+    # mod_wsgi's daemon sockets go to the private instance's run dir.
+    site = f"WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi\n" + site
+    service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 8004)
+    return f"http://{FRONT}:8004", [service]
 
 
-def _python_path_for_www_data(state_dir: Path) -> str:
-    """Where mod_wsgi's www-data daemon finds Heat and heat_wsgi.
+def _python_for_www_data(state_dir: Path) -> str:
+    """How mod_wsgi's www-data daemon finds Heat and heat_wsgi.
 
-    heat_wsgi is installed in editable mode, so the checkout goes on the
-    path next to the venv's site-packages. When the checkout sits below a
-    directory www-data cannot enter (a clone under /root), a copy in the
-    state dir stands in for both: slower, but the same code.
+    Normally the venv itself, as the shipped site does with python-home.
+    When the checkout sits below a directory www-data cannot enter (a clone
+    under /root), a copy in the state dir stands in: slower, same code.
     """
     if apache.unreadable_for(SITE_PACKAGES) is None and apache.unreadable_for(REPO) is None:
-        return f"{SITE_PACKAGES}:{REPO}"
+        return f"python-home={VENV}"
     copy = state_dir / "pylib"
     if not copy.exists():
         shutil.copytree(SITE_PACKAGES, copy, symlinks=True)
@@ -150,40 +157,29 @@ def _python_path_for_www_data(state_dir: Path) -> str:
             editable_hook.unlink()
         for path in [copy, *copy.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-    return str(copy)
+    return f"python-path={copy}"
 
 
 def front_mod_proxy(backend: Backend) -> tuple[str, list[Service]]:
-    app = _start_uwsgi_http(backend, "c-uwsgi", "heat_wsgi.api", FRONT, 18025)
-    site = f"""
-<VirtualHost {FRONT}:18024>
-    KeepAlive Off
-    SetEnv proxy-sendchunked 1
-    ProxyPass "/" "http://{FRONT}:18025/" retry=0
-</VirtualHost>
-"""
+    app = _start_shipped_uwsgi(backend, "heat-api")
     try:
-        front = _start_apache(backend, "c-mod-proxy", ["proxy", "proxy_http", "env"], site, 18024)
+        front = _start_apache(backend, "c-mod-proxy", ["proxy", "proxy_http", "env"],
+                              _shipped("httpd/files/uwsgi-heat-api.conf", backend), 8004)
     except BaseException:
         app.stop()
         raise
-    return f"http://{FRONT}:18024", [front, app]
+    return f"http://{FRONT}:8004", [front, app]
 
 
 def front_mod_proxy_uwsgi(backend: Backend) -> tuple[str, list[Service]]:
-    sock = backend.state_dir / "run" / "heat-api.sock"
-    app = _start_uwsgi_unix(backend, "d-uwsgi", "heat_wsgi.api", sock)
-    site = f"""
-<VirtualHost {FRONT}:18034>
-    ProxyPass "/" "unix:{sock}|uwsgi://heat-api/" retry=0
-</VirtualHost>
-"""
+    app = _start_shipped_uwsgi(backend, "heat-api")
     try:
-        front = _start_apache(backend, "d-mod-proxy-uwsgi", ["proxy", "proxy_uwsgi"], site, 18034)
+        front = _start_apache(backend, "d-mod-proxy-uwsgi", ["proxy", "proxy_uwsgi"],
+                              _shipped("httpd/files/uwsgi-uds-heat-api.conf", backend), 8004)
     except BaseException:
         app.stop()
         raise
-    return f"http://{FRONT}:18034", [front, app]
+    return f"http://{FRONT}:8004", [front, app]
 
 
 FRONTS = {
@@ -290,3 +286,33 @@ def test_preloaded_workers_each_serve_concurrent_creates(backend: Backend):
             wait_deleted(client, stack_id)
     finally:
         service.stop()
+
+
+SHIPPED_INI_PROBES = {
+    # service: (path probed on its http-socket, what the real app answers)
+    "heat-api": ("/", b'"id": "v1.0"'),
+    "heat-api-cfn": ("/v1/?Action=ListStacks", b"<ListStacksResponse"),
+    "heat-api-cloudwatch": ("/?Action=ListMetrics&Version=2010-08-01", b"<ListMetricsResponse"),
+}
+
+
+@pytest.mark.parametrize("service", list(SHIPPED_INI_PROBES))
+def test_shipped_uwsgi_ini_serves_the_real_app(backend: Backend, service: str):
+    """Each etc/heat/*-uwsgi.ini, as shipped but for addresses and paths,
+    starts uwsgi serving heat_wsgi's real application on both its sockets."""
+    if service == "heat-api-cloudwatch":
+        from heat_wsgi import cli
+        assert cli.main(["cloudwatch", "db-sync", "--config-file", str(backend.heat_conf)]) == 0
+    app = _start_shipped_uwsgi(backend, service)
+    try:
+        port = re.search(r"(?m)^http-socket = \S+:(\d+)$",
+                         (REPO / f"etc/heat/{service}-uwsgi.ini").read_text()).group(1)  # type: ignore[union-attr]
+        path, expected = SHIPPED_INI_PROBES[service]
+        status, body = _get(f"http://{FRONT}:{port}{path}")
+        assert status in (200, 300) and expected in body, body[:300]
+        sock = backend.state_dir / "run" / f"{service}.sock"
+        assert oct(sock.stat().st_mode & 0o777) == oct(0o660)
+        assert process.unix_socket_open(sock)
+        assert "re-initialised after fork" in Path(app.log).read_text()
+    finally:
+        app.stop()
