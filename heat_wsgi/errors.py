@@ -44,7 +44,10 @@ class TopologyError(HeatWsgiError, ValueError):
         self.source = source
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message} (got {self.value!r})"
+        text = f"{self.path}: {self.message}"
+        # None means "nothing to show" (a YAML syntax error has no value).
+        if self.value is not None:
+            text += f" (got {self.value!r})"
         return f"{text} in {self.source}" if self.source else text
 
 
