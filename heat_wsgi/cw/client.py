@@ -12,6 +12,8 @@ all botocore's own.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,10 @@ def write_query_model(data_dir: Path) -> Path:
     model = dict(model, metadata=metadata)
     target = data_dir / "cloudwatch" / metadata["apiVersion"] / "service-2.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(model))
+    # Atomic: clients built in parallel threads may read it meanwhile.
+    scratch = target.with_name(f".service-2.{os.getpid()}.{threading.get_ident()}.json")
+    scratch.write_text(json.dumps(model))
+    os.replace(scratch, target)
     return target
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+import zlib
 from collections.abc import Mapping
 from typing import Any, Union
 
@@ -20,6 +21,10 @@ MAX_BODY_BYTES = 1024 * 1024
 # A query string longer than this is refused before it is parsed. GETs are for
 # small requests; anything big should be POSTed.
 MAX_QUERY_BYTES = 32 * 1024
+# botocore gzips PutMetricData bodies over 10 KB (the operation's
+# requestcompression trait), as AWS allows. The inflated body may be larger
+# than the wire limit, but not unboundedly: this guards against gzip bombs.
+MAX_INFLATED_BYTES = 8 * 1024 * 1024
 # How much of an oversized body is read and thrown away before answering 413,
 # so the client sees the error document instead of a reset connection.
 DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
@@ -86,6 +91,7 @@ def _read_form_body(environ: Mapping[str, Any]) -> str:
                                   f"(got more)")
     else:
         raw = stream.read(length)
+    raw = _decode_content(raw, str(environ.get("HTTP_CONTENT_ENCODING", "")))
     if raw and ctype != FORM_TYPE:
         raise CloudWatchError(
             "InvalidQueryParameter",
@@ -96,6 +102,27 @@ def _read_form_body(environ: Mapping[str, Any]) -> str:
     except UnicodeDecodeError as exc:
         raise CloudWatchError("MalformedQueryString",
                               f"request body: must be UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _decode_content(raw: bytes, encoding_header: str) -> bytes:
+    encodings = [e.strip().lower() for e in encoding_header.split(",") if e.strip()]
+    for encoding in reversed(encodings):  # applied in order, so undone in reverse
+        if encoding == "identity":
+            continue
+        if encoding != "gzip":
+            raise CloudWatchError("InvalidQueryParameter",
+                                  f"Content-Encoding: must be gzip or identity (got {encoding!r})")
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            raw = inflater.decompress(raw, MAX_INFLATED_BYTES + 1)
+        except zlib.error as exc:
+            raise CloudWatchError("MalformedQueryString",
+                                  f"request body: must be valid gzip ({exc})") from None
+        if len(raw) > MAX_INFLATED_BYTES or inflater.unconsumed_tail:
+            raise CloudWatchError("RequestEntityTooLarge",
+                                  f"request body: must inflate to at most {MAX_INFLATED_BYTES} "
+                                  f"bytes (got more)")
+    return raw
 
 
 def _drain(stream: Any, length: int) -> None:
