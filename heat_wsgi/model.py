@@ -224,6 +224,10 @@ class Host:
     paths: Paths = field(default_factory=Paths, metadata=doc("File layout on this host."))
     user: str = field(default="heat", metadata=doc("System user running the services."))
     group: str = field(default="heat", metadata=doc("System group of that user."))
+    web_group: str = field(default="www-data", metadata=doc(
+        "Group Apache's workers run as (www-data on Debian, apache on Red Hat). "
+        "uwsgi unix sockets are given to it, mode 0660, so mod_proxy_uwsgi can "
+        "connect without the socket being world-writable."))
     heat_conf: tuple[ConfOption, ...] = field(default=(), metadata=doc(
         "heat.conf options set on this host only, as {section: {key: value}}.",
         yaml="sections"))

@@ -39,6 +39,7 @@ from realstack import (Backend, create_random_string_stack, heat_backend, heat_c
 
 BACKEND_ADDRESS = "127.0.0.10"
 FRONT = "127.0.0.11"
+SAMPLES = "127.0.0.12"
 SITE_PACKAGES = Path(VENV) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" \
     / "site-packages"
 
@@ -92,7 +93,7 @@ def _start_apache(backend: Backend, name: str, modules: list[str], site_text: st
                                health_urls=[f"http://{FRONT}:{port}/healthcheck"])
 
 
-def _shipped(relative: str, backend: Backend, python: str = "") -> str:
+def _shipped(relative: str, backend: Backend, python: str = "", address: str = FRONT) -> str:
     """A shipped sample with only what is site-specific moved: addresses
     onto FRONT, /etc/heat/heat.conf, /run/heat, /var/log/heat and the
     mod_wsgi script directory into the state dir, the Python home onto this
@@ -103,21 +104,25 @@ def _shipped(relative: str, backend: Backend, python: str = "") -> str:
                 .replace("/run/heat/", f"{state}/run/")
                 .replace("/var/log/heat/", f"{state}/logs/")
                 .replace("/var/www/cgi-bin/heat", f"{state}/wsgi")
-                .replace("127.0.0.1:", f"{FRONT}:"))
+                .replace("127.0.0.1:", f"{address}:"))
     replaced = re.sub(r"(?m)^virtualenv = .*$", f"virtualenv = {VENV}", replaced)
     if python:
         replaced = re.sub(r"python-home=\S+", python, replaced)
     return replaced
 
 
-def _start_shipped_uwsgi(backend: Backend, service: str) -> Service:
-    ini_text = _shipped(f"etc/heat/{service}-uwsgi.ini", backend)
-    # The unix socket is 0660; its group must be the web server's. That is
-    # site policy (www-data on Debian, apache on Red Hat), set here.
-    ini_text += "chown-socket = root:www-data\n"
-    ini = backend.state_dir / f"{service}-uwsgi.ini"
+def _start_shipped_uwsgi(backend: Backend, service: str, address: str = FRONT) -> Service:
+    # The socket goes to heat:www-data; tests run as root, with no heat user.
+    ini_text = _shipped(f"etc/heat/{service}-uwsgi.ini", backend, address=address).replace(
+        "chown-socket = heat:www-data", "chown-socket = root:www-data")
+    assert "chown-socket = root:www-data" in ini_text
+    name = f"uwsgi-{service}-{address}"
+    if address != FRONT:  # the Apache fronts expect the socket where it is shipped
+        ini_text = (ini_text.replace(f"/run/{service}.sock", f"/run/{name}.sock")
+                    .replace(f"/uwsgi-{service}.", f"/{name}."))
+    ini = backend.state_dir / f"{name}.ini"
     ini.write_text(ini_text)
-    return uwsgi.start_uwsgi(VENV, ini, backend.state_dir, f"uwsgi-{service}")
+    return uwsgi.start_uwsgi(VENV, ini, backend.state_dir, name)
 
 
 def front_uwsgi_module(backend: Backend) -> tuple[str, list[Service]]:
@@ -303,14 +308,14 @@ def test_shipped_uwsgi_ini_serves_the_real_app(backend: Backend, service: str):
     if service == "heat-api-cloudwatch":
         from heat_wsgi import cli
         assert cli.main(["cloudwatch", "db-sync", "--config-file", str(backend.heat_conf)]) == 0
-    app = _start_shipped_uwsgi(backend, service)
+    app = _start_shipped_uwsgi(backend, service, SAMPLES)
     try:
         port = re.search(r"(?m)^http-socket = \S+:(\d+)$",
                          (REPO / f"etc/heat/{service}-uwsgi.ini").read_text()).group(1)  # type: ignore[union-attr]
         path, expected = SHIPPED_INI_PROBES[service]
-        status, body = _get(f"http://{FRONT}:{port}{path}")
+        status, body = _get(f"http://{SAMPLES}:{port}{path}")
         assert status in (200, 300) and expected in body, body[:300]
-        sock = backend.state_dir / "run" / f"{service}.sock"
+        sock = backend.state_dir / "run" / f"uwsgi-{service}-{SAMPLES}.sock"
         assert oct(sock.stat().st_mode & 0o777) == oct(0o660)
         assert process.unix_socket_open(sock)
         assert "re-initialised after fork" in Path(app.log).read_text()

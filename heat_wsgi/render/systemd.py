@@ -19,7 +19,7 @@ def _runtime_dir(host: Host) -> list[str]:
 
 
 def _unit(topology: Topology, description: str, host: Host, command: list[str],
-          what: str, stop_timeout: int) -> str:
+          what: str, stop_timeout: int, extra_groups: tuple[str, ...] = ()) -> str:
     lines = header("#", topology, what)
     lines += [
         "[Unit]",
@@ -31,6 +31,7 @@ def _unit(topology: Topology, description: str, host: Host, command: list[str],
         "Type=simple",
         f"User={v(host.user)}",
         f"Group={v(host.group)}",
+        *[f"SupplementaryGroups={v(group)}" for group in extra_groups],
         *_runtime_dir(host),
         "ExecStart=" + " ".join(arg(part) for part in command),
         "KillSignal=SIGTERM",
@@ -47,8 +48,10 @@ def render_uwsgi_unit(topology: Topology, instance: ApiInstance, host: Host,
                       layout: InstanceLayout) -> str:
     command = [f"{host.paths.bin_dir}/uwsgi", "--ini", layout.uwsgi_ini]
     # worker-reload-mercy is 80 s: give the graceful stop that long and more.
+    # A non-root uwsgi may only give its socket to a group it belongs to.
+    groups = (host.web_group,) if layout.socket is not None else ()
     return _unit(topology, f"Heat {instance.info.program} instance {instance.name} (uwsgi)",
-                 host, command, f"systemd unit for instance {instance.name!r}", 90)
+                 host, command, f"systemd unit for instance {instance.name!r}", 90, groups)
 
 
 def render_engine_unit(topology: Topology, group: EngineGroup, host: Host, number: int) -> str:

@@ -70,7 +70,8 @@ def uwsgi_lines(topology: Topology, instance: ApiInstance, host: Host,
         pairs.append(("http-socket", f"{bracketed}:{port}"))
         pairs += _HTTP
     if layout.socket is not None:
-        pairs += [("socket", layout.socket), ("chmod-socket", "660")]
+        pairs += [("socket", layout.socket), ("chmod-socket", "660"),
+                  ("chown-socket", f"{host.user}:{host.web_group}")]
     pairs += [("pidfile", layout.pidfile), ("logto", layout.logfile)]
     return pairs
 
