@@ -19,6 +19,7 @@ and preloading with four forked workers with concurrent creates.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -187,11 +188,43 @@ def front_mod_proxy_uwsgi(backend: Backend) -> tuple[str, list[Service]]:
     return f"http://{FRONT}:8004", [front, app]
 
 
+WSGIREF_SERVER = """
+import sys
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+import heat_wsgi.api
+class Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+make_server("{address}", {port}, heat_wsgi.api.application, handler_class=Quiet).serve_forever()
+"""
+
+
+def front_wsgiref(backend: Backend) -> tuple[str, list[Service]]:
+    """Any WSGI server: the stdlib's, with an argv full of its own options
+    (which must not reach oslo.config) and the config named by environment."""
+    code = WSGIREF_SERVER.format(address=FRONT, port=18064)
+    env = dict(os.environ, OS_HEAT_CONFIG_FILES=str(backend.heat_conf))
+    proc = process.spawn("e-wsgiref", [sys.executable, "-c", code, "--bind", "0.0.0.0:1",
+                                       "--workers", "3", "-k", "sync"],
+                         state_dir=backend.state_dir, env=env)
+    log = backend.state_dir / "logs" / "e-wsgiref.log"
+    service = Service(name="e-wsgiref", kind="wsgiref", procs=(proc,),
+                      address=f"{FRONT}:18064", url="", health="", log=str(log))
+    try:
+        process.wait_for_http(f"http://{FRONT}:18064/healthcheck", 200, 90, service="e-wsgiref",
+                              pid=proc.pid, log=log)
+    except BaseException:
+        service.stop()
+        raise
+    return f"http://{FRONT}:18064", [service]
+
+
 FRONTS = {
     "uwsgi-module": front_uwsgi_module,
     "apache-mod_wsgi": front_mod_wsgi,
     "apache-mod_proxy": front_mod_proxy,
     "apache-mod_proxy_uwsgi": front_mod_proxy_uwsgi,
+    "wsgiref": front_wsgiref,
 }
 
 
