@@ -11,6 +11,7 @@ only what is not running (so it also restarts a service that died).
 
 from __future__ import annotations
 
+import grp
 import os
 import re
 import shutil
@@ -72,20 +73,31 @@ def render_files(plan: LocalPlan) -> dict[str, str]:
     from heat_wsgi.render import render_all
 
     files = render_all(plan.topology)
-    try:
-        from heat_wsgi import writer  # the project's one file writer, once it exists
-    except ImportError:
-        writer = None  # type: ignore[assignment]
-    if writer is not None and hasattr(writer, "write_files"):
-        writer.write_files(files)
-    else:
-        for item in files.values():
-            path = Path(item.path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(item.text)
-            tmp.chmod(item.mode)
-            os.replace(tmp, path)
+    # NOTE: heat_wsgi.writer.write_tree lays files out as a per-host tree to
+    # ship elsewhere; here every host is this machine, and each file must sit
+    # at the absolute path the other files name, so each is written in place
+    # (atomically, with the writer's permission rules).
+    from heat_wsgi.writer import safe_mode
+
+    # mod_wsgi runs the application as the host's user, which must read the
+    # host's heat.conf; it stays closed to everybody else (group-readable).
+    wsgi_groups = {}
+    for instance in plan.topology.api_instances:
+        host = plan.topology.host(instance.host)
+        if instance.mode == "mod_wsgi" and host is not None:
+            try:
+                wsgi_groups[host.name] = grp.getgrnam(host.group).gr_gid
+            except KeyError:
+                pass
+    for item in files.values():
+        path = Path(item.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(item.text)
+        tmp.chmod(safe_mode(item))
+        if item.host in wsgi_groups:
+            os.chown(tmp, -1, wsgi_groups[item.host])
+        os.replace(tmp, path)
     return {item.path: item.kind for item in files.values()}
 
 
@@ -161,13 +173,17 @@ def plan_steps(plan: LocalPlan) -> list[Step]:
         sites = [Path(instance_layout(topology, i, host, index).apache_site) for i in instances]
         modules = sorted({m for i in instances for m in apache_modules(i)})
         fronts = [_instance_front(plan, i) for i in instances]
+        log_dir = host.paths.log_dir
 
         def start_host_apache(h: str = host_name, s: list[Path] = sites,
                               m: list[str] = modules, f: list[tuple[str, int]] = fronts) -> Service:
             root = state / "hosts" / h / "apache"
             config = apache.write_main_config(root, modules=m, includes=s)
+            site_logs = [Path(log_dir) / f"{i.name}-apache-error.log"
+                         for i in apache_hosts[h]]
             return apache.start_apache(config, root, state, f"apache-{h}", listen=f,
-                                       health_urls=[f"http://{a}:{p}/healthcheck" for a, p in f])
+                                       health_urls=[f"http://{a}:{p}/healthcheck" for a, p in f],
+                                       site_logs=site_logs)
 
         steps.append(Step(name=f"apache-{host_name}", stage=3, ports=tuple(fronts),
                           start=start_host_apache))

@@ -134,7 +134,8 @@ def unreadable_for(path: Path, user: str = "www-data") -> Path | None:
 
 def start_apache(config: Path, server_root: Path, state_dir: Path, name: str = "apache", *,
                  listen: Sequence[tuple[str, int]] = (), health_urls: Sequence[str] = (),
-                 user: str = "www-data", timeout: float = START_TIMEOUT) -> Service:
+                 site_logs: Sequence[Path] = (), user: str = "www-data",
+                 timeout: float = START_TIMEOUT) -> Service:
     """Run ``apache2 -DFOREGROUND -d server_root -f config`` and wait until it serves.
 
     In the foreground Apache's parent is the pid we spawn, so it is the pid we
@@ -142,6 +143,8 @@ def start_apache(config: Path, server_root: Path, state_dir: Path, name: str = "
 
     :param listen: addresses that must be free before and accepting after.
     :param health_urls: URLs that must answer 200 before it counts as ready.
+    :param site_logs: the sites' own ErrorLog files, quoted too when it fails
+        (a mod_wsgi application's traceback lands there, not in the main log).
     :raises ServiceError: the config fails ``-t``, a port is taken, ``user``
         cannot reach ``state_dir``, or it does not come up (quoting its error log).
     """
@@ -163,6 +166,12 @@ def start_apache(config: Path, server_root: Path, state_dir: Path, name: str = "
             process.wait_for_tcp(host, port, timeout, service=name, pid=proc.pid, log=error_log)
         for url in health_urls:
             process.wait_for_http(url, 200, timeout, service=name, pid=proc.pid, log=error_log)
+    except ServiceError as exc:
+        process.stop_proc(proc)
+        for site_log in site_logs:
+            if site_log.is_file():
+                exc.message += f"\n  and {site_log}:" + process.log_tail(site_log, 8)
+        raise
     except BaseException:
         process.stop_proc(proc)
         raise
