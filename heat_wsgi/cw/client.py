@@ -31,7 +31,7 @@ def write_query_model(data_dir: Path) -> Path:
     for key in ("jsonVersion", "targetPrefix", "awsQueryCompatible"):
         metadata.pop(key, None)
     model = dict(model, metadata=metadata)
-    target = data_dir / "cloudwatch" / metadata["apiVersion"] / "service-2.json"
+    target = data_dir / "cloudwatch" / str(metadata["apiVersion"]) / "service-2.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     # Atomic: clients built in parallel threads may read it meanwhile.
     scratch = target.with_name(f".service-2.{os.getpid()}.{threading.get_ident()}.json")

@@ -398,7 +398,7 @@ def _set_alarm_state(v: Mapping[str, Any], now_ms: int) -> SetAlarmState:
     if data is not None:
         try:
             json.loads(data)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise CloudWatchError("InvalidFormat",
                                   f"StateReasonData: must be JSON ({exc.msg} at "
                                   f"character {exc.pos})") from None

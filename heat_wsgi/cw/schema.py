@@ -11,6 +11,8 @@ run (and an older one refuses a newer schema instead of misreading it).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -22,7 +24,7 @@ SCHEMA_VERSION = 1
 # MariaDB: InnoDB for transactions and row locks; a binary collation because
 # AWS names are case-sensitive ("cpu" and "CPU" are two alarms), which the
 # default utf8mb4 collation would fold into one.
-_MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+_MYSQL: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
 # BIGINT autoincrement keys on MariaDB; SQLite only autoincrements INTEGER.
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

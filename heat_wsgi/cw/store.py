@@ -67,11 +67,11 @@ class Store:
             return self._engine
 
     def _run(self, work: Callable[[Connection], T]) -> T:
-        @_retry
         def attempt() -> T:
             with self.engine.begin() as conn:
                 return work(conn)
-        return attempt()
+        result: T = _retry(attempt)()
+        return result
 
     # --- metrics ---------------------------------------------------------
 
@@ -149,7 +149,7 @@ class Store:
                 **values, arn=arn, state="INSUFFICIENT_DATA",
                 state_reason="Unchecked: Initial alarm creation", state_reason_data=None,
                 state_updated_ms=now_ms, version=0))
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
         return self._run(work)
 
     def alarms(self, project: str, *, names: Iterable[str] | None = None,
@@ -232,7 +232,14 @@ def _metric_id(conn: Connection, key: str, project: str, namespace: str,
     result = conn.execute(metrics.insert().values(
         metric_key=key, project=project, namespace=namespace, name=datum.name,
         dimensions=json.dumps(datum.dimensions, ensure_ascii=False), last_seen_ms=now_ms))
-    return int(result.inserted_primary_key[0])
+    return _new_id(result)
+
+
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("INSERT returned no primary key")
+    return int(key[0])
 
 
 def _dims(text: str) -> model.Dimensions:

@@ -32,8 +32,8 @@ def error(code: str, message: str, fault_type: str, request_id: str) -> bytes:
 
 
 def _bytes(root: Element) -> bytes:
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8",
-                                                                      xml_declaration=False)
+    body = bytes(ET.tostring(root, encoding="utf-8", xml_declaration=False))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
 def _text(parent: Element, tag: str, value: object) -> None:
