@@ -144,10 +144,20 @@ class Stack:
     def size(self) -> int:
         return int(self.heat.stacks.output_show(self.stack_id, "size")["output"]["output_value"])
 
+    def settled(self) -> bool:
+        """The group is not in the middle of a resize. Heat drops a scaling
+        signal that arrives during one ("already in scaling")."""
+        # The resize updates the nested stack, not the group resource, so
+        # the group's status says nothing; Heat's own marker is its metadata.
+        metadata = self.heat.resources.metadata(self.stack_id, "group") or {}
+        return not metadata.get("scaling_in_progress", False)
+
     def wait_size(self, wanted: int, timeout: float = 90.0) -> int:
+        """The group's size once it reached ``wanted`` and settled, or
+        whatever it is at the deadline."""
         deadline = time.monotonic() + timeout
         size = self.size()
-        while size != wanted and time.monotonic() < deadline:
+        while not (size == wanted and self.settled()) and time.monotonic() < deadline:
             time.sleep(0.5)
             size = self.size()
         return size

@@ -444,6 +444,18 @@ def test_transitions_fire_the_actions_of_the_new_state_once(stack):
         ("http://sink/insufficient", "ok", "insufficient data")]
 
 
+def test_the_periodic_pass_drops_samples_older_than_two_weeks(stack, db_url):
+    app, _, clock, _ = stack
+    put(app, 1.0)
+    clock.now += model.PAST_LIMIT_MS - 1
+    app.service.evaluate_all()
+    assert rows(db_url)["heat_wsgi_cw_samples"] == 1
+    clock.now += 2
+    app.service.evaluate_all()
+    assert rows(db_url)["heat_wsgi_cw_samples"] == 0
+    assert rows(db_url)["heat_wsgi_cw_metrics"] == 1  # ListMetrics still knows it
+
+
 def test_racing_evaluators_fire_once(db_url):
     """Eight services (as eight API instances) evaluate the same crossing
     at the same moment: the version CAS lets exactly one of them fire."""

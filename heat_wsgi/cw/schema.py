@@ -60,6 +60,7 @@ samples = sa.Table(
     sa.Column("minimum", sa.Double, nullable=False),
     sa.Column("maximum", sa.Double, nullable=False),
     sa.Index(PREFIX + "samples_metric_time", "metric_id", "ts_ms"),
+    sa.Index(PREFIX + "samples_time", "ts_ms"),  # for the periodic purge
     **_MYSQL)
 
 alarms = sa.Table(

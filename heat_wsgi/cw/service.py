@@ -142,7 +142,9 @@ class Service:
 
     def evaluate_all(self) -> int:
         """One periodic pass over every alarm of every project (for
-        transitions that only time causes, such as data ageing out)."""
+        transitions that only time causes, such as data ageing out), after
+        dropping samples older than PutMetricData would accept."""
+        self.store.purge_samples(self.clock() - model.PAST_LIMIT_MS)
         count = 0
         for alarm_id in self.store.alarm_ids():
             alarm = self.store.alarm(alarm_id)
