@@ -547,6 +547,24 @@ def test_fault_filter_turns_heat_aws_errors_and_crashes_into_error_documents():
     assert response.status_int == 500
     assert b"<Code>InternalFailure</Code>" in response.body and b"boom" not in response.body
 
+    def returns_heat_error(environ: Any, start_response: Any) -> Any:
+        return aws_exception.HeatSignatureError()(environ, start_response)
+
+    def keystone_401(environ: Any, start_response: Any) -> Any:
+        start_response("401 Unauthorized", [("Content-Type", "application/json")])
+        return [b'{"error": {"message": "The request you have made requires authentication."}}']
+
+    response = webob.Request.blank("/").get_response(FaultWrap(returns_heat_error))
+    assert response.status_int == 403
+    root = ET.fromstring(response.body)
+    assert root.tag == f"{{{NS}}}ErrorResponse"
+    assert root.find(f"{{{NS}}}Error/{{{NS}}}Code").text == "SignatureDoesNotMatch"
+    assert root.find(f"{{{NS}}}RequestId").text.startswith("req-")
+    response = webob.Request.blank("/").get_response(FaultWrap(keystone_401))
+    assert response.status_int == 401
+    assert b"<Code>InvalidClientTokenId</Code>" in response.body
+    assert b"requires authentication" in response.body
+
 
 def test_transition_body_is_what_heat_scaling_policies_read():
     body = json.loads(Transition(alarm_name="a", alarm_arn="arn", previous="OK",
@@ -561,3 +579,42 @@ def test_doubles_reject_what_aws_rejects():
         with pytest.raises(CloudWatchError):
             decode_double(bad, "v")
     assert math.isfinite(decode_double(str(2.0 ** 359), "v"))
+
+
+# --- the paste pipelines, booted as heat_wsgi.cloudwatch boots them -----------
+
+_BOOT = """
+import sys, webob
+from heat_wsgi import boot
+app = boot.load_application("heat-api-cloudwatch", argv=["uwsgi", "--config-file", sys.argv[1]],
+                            environ={})
+for path in sys.argv[2:]:
+    response = webob.Request.blank(path).get_response(app)
+    print(response.status_int, response.body.decode().replace(chr(10), " "))
+"""
+
+
+@pytest.mark.parametrize("flavor, expected", [
+    ("noauth", ["200 ", "200 <?xml", "400 <?xml"]),
+    # ec2authtoken refuses an unsigned request before asking Keystone; the
+    # cwfaultwrap filter turns Heat's exception into an AWS error document.
+    ("standalone", ["200 ", "400 <?xml", "400 <?xml"]),
+])
+def test_paste_flavors_boot_and_answer_in_aws_form(tmp_path, db_url, flavor, expected):
+    import subprocess
+    import sys
+    from conftest import write_heat_conf
+    conf = write_heat_conf(tmp_path / "etc" / "heat.conf", flavor=flavor, database_url=db_url,
+                           transport_url="rabbit://guest:guest@127.0.0.29:5672/")
+    done = subprocess.run(
+        [sys.executable, "-c", _BOOT, str(conf), "/healthcheck",
+         "/?Action=ListMetrics&Version=2010-08-01", "/?Action=Nope&Version=2010-08-01"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line[:4] in ("200 ", "400 ")]
+    assert [line[:len(prefix)] for line, prefix in zip(lines, expected)] == expected, lines
+    if flavor == "noauth":
+        assert "<ListMetricsResponse" in lines[1] and "<Code>InvalidAction</Code>" in lines[2]
+    else:
+        assert "<Code>IncompleteSignature</Code>" in lines[1]
+        assert "<Type>Sender</Type>" in lines[1]
