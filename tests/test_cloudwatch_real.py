@@ -525,3 +525,29 @@ def test_cfn_push_stats_feeds_an_alarm(cluster):
     assert client.describe_alarms(AlarmNames=[watch])["MetricAlarms"][0]["StateValue"] == "ALARM"
     assert [p["current"] for p in cluster.sink.wait_for(watch, 1)] == ["alarm"]
     client.delete_alarms(AlarmNames=[watch])
+
+
+def test_the_periodic_pass_moves_alarms_that_time_alone_changes(cluster):
+    """``heat-wsgi cloudwatch evaluate`` runs the pass each API process runs
+    every evaluation_interval: an alarm left in ALARM with no data behind it
+    goes to INSUFFICIENT_DATA and fires that state's actions, once."""
+    client = cluster.client(0)
+    ns, name = _ns(), "idle-" + uuid.uuid4().hex[:6]
+    client.put_metric_alarm(
+        AlarmName=name, MetricName="m", Namespace=ns, Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        InsufficientDataActions=[cluster.sink.url(name)])
+    client.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="by hand")
+    for _ in range(2):
+        done = subprocess.run([str(VENV / "bin" / "heat-wsgi"), "cloudwatch", "evaluate",
+                               "--config-file", str(cluster.heat_conf)],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    assert client.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"] == \
+        "INSUFFICIENT_DATA"
+    fired = cluster.sink.wait_for(name, 1)
+    time.sleep(0.5)
+    assert [(p["previous"], p["current"]) for p in cluster.sink.received(name)] == [
+        ("alarm", "insufficient data")]
+    assert len(fired) == 1
+    client.delete_alarms(AlarmNames=[name])

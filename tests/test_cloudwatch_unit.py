@@ -566,6 +566,25 @@ def test_fault_filter_turns_heat_aws_errors_and_crashes_into_error_documents():
     assert b"requires authentication" in response.body
 
 
+def test_reasons_stay_within_aws_limits_for_long_windows():
+    c = config(period=60, evaluation_periods=1440, datapoints_to_alarm=1)
+    now = NOW + 30_000
+    points = [sample(NOW - i * MINUTE, 70.0 + i) for i in range(1440)]
+    verdict = evaluate(c, points, now)
+    assert verdict is not None and verdict.state == "ALARM"
+    assert len(verdict.reason) <= 1023 and len(verdict.reason_data) <= 4000
+    assert json.loads(verdict.reason_data)["recentDatapoints"][-1] == 70.0
+
+
+def test_long_noauth_project_names_fit_the_column(stack):
+    from heat_wsgi.cw.app import project_of
+
+    class Context:
+        project_id = "p" * 300
+    assert len(project_of({"webob.adhoc_attrs": {"context": Context()}})) == 64
+    assert project_of({}) == "default"
+
+
 def test_transition_body_is_what_heat_scaling_policies_read():
     body = json.loads(Transition(alarm_name="a", alarm_arn="arn", previous="OK",
                                  current="ALARM", reason="r", reason_data='{"x": 1}').body())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
@@ -38,8 +39,12 @@ def project_of(environ: dict[str, Any]) -> str:
     """The project of heat's request context (set by the context filter from
     noauth or keystone auth); alarms and metrics are kept per project."""
     context = environ.get("webob.adhoc_attrs", {}).get("context")
-    project = getattr(context, "project_id", None)
-    return str(project) if project else DEFAULT_PROJECT
+    project = str(getattr(context, "project_id", None) or DEFAULT_PROJECT)
+    # Keystone ids are 32 hex digits; noauth takes any X-Auth-Project. A
+    # longer one is hashed to fit the 64-character column, consistently.
+    if len(project) > 64:
+        project = hashlib.sha256(project.encode("utf-8")).hexdigest()
+    return project
 
 
 def error_response(start_response: StartResponse, code: str, message: str, fault_type: str,

@@ -27,6 +27,12 @@ from dataclasses import dataclass
 from heat_wsgi.cw.model import COMPARISON_WORDS, COMPARISONS, AlarmConfig, Sample, iso8601
 from heat_wsgi.cw.stats import by_bucket
 
+# AWS caps StateReason at 1023 characters and StateReasonData at 4000; an
+# alarm over many periods names only its most recent ones.
+SHOWN_DATAPOINTS = 5
+MAX_REASON = 1023
+MAX_REASON_DATA = 4000
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
@@ -82,24 +88,36 @@ def _reason(config: AlarmConfig, state: str, evaluated: list[tuple[int, float | 
     if state == "INSUFFICIENT_DATA":
         return (f"Insufficient Data: no datapoints were received for the last "
                 f"{config.evaluation_periods} period(s) of {config.period} seconds.")
+    recent = evaluated[-SHOWN_DATAPOINTS:]
     shown = ", ".join(f"{value} ({iso8601(ts)})" if value is not None else f"missing ({iso8601(ts)})"
-                      for ts, value, _ in evaluated)
+                      for ts, value, _ in recent)
+    if len(recent) < len(evaluated):
+        shown = "..., " + shown
     words = COMPARISON_WORDS[config.comparison]
     if state == "ALARM":
-        return (f"Threshold Crossed: {breaches} out of the last {len(evaluated)} datapoints "
+        text = (f"Threshold Crossed: {breaches} out of the last {len(evaluated)} datapoints "
                 f"[{shown}] were {words} the threshold ({config.threshold}) "
                 f"(minimum {config.required_breaches} for ALARM).")
-    return (f"Threshold Crossed: {breaches} out of the last {len(evaluated)} datapoints "
-            f"[{shown}] were {words} the threshold ({config.threshold}), fewer than the "
-            f"{config.required_breaches} needed for ALARM.")
+    else:
+        text = (f"Threshold Crossed: {breaches} out of the last {len(evaluated)} datapoints "
+                f"[{shown}] were {words} the threshold ({config.threshold}), fewer than the "
+                f"{config.required_breaches} needed for ALARM.")
+    return text[:MAX_REASON]
 
 
 def _reason_data(config: AlarmConfig, now_ms: int, start: int,
                  evaluated: list[tuple[int, float | None, bool]]) -> str:
-    return json.dumps({
-        "version": "1.0", "queryDate": iso8601(now_ms), "startDate": iso8601(start),
-        "statistic": config.statistic, "period": config.period, "threshold": config.threshold,
-        "recentDatapoints": [v for _, v, _ in evaluated if v is not None],
-        "evaluatedDatapoints": [{"timestamp": iso8601(ts), "value": v, "breaching": b}
-                                for ts, v, b in evaluated],
-    }, separators=(",", ":"))
+    shown = len(evaluated)
+    while True:
+        recent = evaluated[len(evaluated) - shown:]
+        text = json.dumps({
+            "version": "1.0", "queryDate": iso8601(now_ms), "startDate": iso8601(start),
+            "statistic": config.statistic, "period": config.period,
+            "threshold": config.threshold,
+            "recentDatapoints": [v for _, v, _ in recent if v is not None],
+            "evaluatedDatapoints": [{"timestamp": iso8601(ts), "value": v, "breaching": b}
+                                    for ts, v, b in recent],
+        }, separators=(",", ":"))
+        if len(text) <= MAX_REASON_DATA or shown == 0:
+            return text
+        shown = shown // 2

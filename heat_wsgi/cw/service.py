@@ -145,13 +145,9 @@ class Service:
         transitions that only time causes, such as data ageing out), after
         dropping samples older than PutMetricData would accept."""
         self.store.purge_samples(self.clock() - model.PAST_LIMIT_MS)
-        count = 0
-        for alarm_id in self.store.alarm_ids():
-            alarm = self.store.alarm(alarm_id)
-            if alarm is not None:
-                self.evaluate_alarms([alarm])
-                count += 1
-        return count
+        found = self.store.all_alarms()
+        self.evaluate_alarms(found)
+        return len(found)
 
     def _evaluate_once(self, alarm: model.Alarm) -> bool:
         """True when settled (moved, or nothing to move); False when the CAS lost."""

@@ -179,9 +179,10 @@ class Store:
             return _alarm(row) if row is not None else None
         return self._run(work)
 
-    def alarm_ids(self) -> list[int]:
-        return self._run(lambda conn: [int(i) for i in conn.execute(
-            sa.select(alarms.c.id).order_by(alarms.c.id)).scalars()])
+    def all_alarms(self) -> list[model.Alarm]:
+        """Every alarm of every project (for the periodic evaluation)."""
+        return self._run(lambda conn: [_alarm(r) for r in conn.execute(
+            sa.select(alarms).order_by(alarms.c.id))])
 
     def delete_alarms(self, project: str, names: Sequence[str]) -> None:
         """Delete all the named alarms, or none when one of them is missing."""
