@@ -11,6 +11,7 @@ only what is not running (so it also restarts a service that died).
 
 from __future__ import annotations
 
+import dataclasses
 import grp
 import os
 import re
@@ -146,8 +147,14 @@ def plan_steps(plan: LocalPlan) -> list[Step]:
                                                    epmd_port=EPMD_PORT)),
     ]
     def engine_starter(conf: Path, host: str, number: int, workers: int) -> Callable[[], Service]:
-        return lambda: heat.start_engine(venv, conf, state, f"heat-engine-{host}-{number}",
-                                         host=host, workers=workers, database_url=plan.db_url)
+        def start() -> Service:
+            service = heat.start_engine(venv, conf, state, f"heat-engine-{host}-{number}",
+                                        host=host, workers=workers, database_url=plan.db_url)
+            where = topology.host(host)
+            # Engines listen on nothing; say which "machine" they stand for.
+            return dataclasses.replace(service, address=f"{where.address} ({host})"
+                                       if where else host)
+        return start
 
     def uwsgi_starter(ini: Path, name: str) -> Callable[[], Service]:
         return lambda: uwsgi.start_uwsgi(venv, ini, state, f"uwsgi-{name}")
