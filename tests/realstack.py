@@ -44,7 +44,7 @@ def shared_state_dir(prefix: str) -> Path:
 
 
 @contextmanager
-def heat_backend(address: str, *, epmd_port: int, dist_port: int, engine_workers: int = 2,
+def heat_backend(address: str, *, epmd_port: int, engine_workers: int = 2,
                  prefix: str = "heat-wsgi-test-") -> Iterator[Backend]:
     """MariaDB + RabbitMQ on ``address``, the schema, and one heat-engine."""
     state = shared_state_dir(prefix)
@@ -53,7 +53,7 @@ def heat_backend(address: str, *, epmd_port: int, dist_port: int, engine_workers
         db = mariadb.start_mariadb(state, address=address, port=3306)
         services.append(db)
         mq = rabbitmq.start_rabbitmq(state, address=address, port=5672,
-                                     dist_port=dist_port, epmd_port=epmd_port)
+                                     epmd_port=epmd_port)
         services.append(mq)
         conf = write_heat_conf(state / "etc" / "heat.conf", transport_url=mq.transport_url,
                                database_url=db.url, host="test-engine-host")

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.real
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[Backend]:
-    with heat_backend(BACKEND_ADDRESS, epmd_port=4370, dist_port=25670) as started:
+    with heat_backend(BACKEND_ADDRESS, epmd_port=4370) as started:
         yield started
 
 
