@@ -112,6 +112,13 @@ logto = {state}/logs/{name}.log
     return ini
 
 
+def db_sync(conf: Path) -> None:
+    done = subprocess.run([str(VENV / "bin" / "heat-wsgi"), "cloudwatch", "db-sync",
+                           "--config-file", str(conf)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @dataclass
 class Cluster:
     state: Path
@@ -138,8 +145,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                                transport_url="rabbit://guest:guest@127.0.0.29:5672/",
                                database_url=db.url, host="cw-test",
                                extra="\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
-        subprocess.run([str(VENV / "bin" / "heat-wsgi"), "cloudwatch", "db-sync",
-                        "--config-file", str(conf)], check=True, capture_output=True, text=True)
+        db_sync(conf)
         for name, address in INSTANCES:
             ini = write_uwsgi_ini(state, name, address, PORT, conf)
             services.append(uwsgi.start_uwsgi(VENV, ini, state, name))
@@ -551,3 +557,64 @@ def test_the_periodic_pass_moves_alarms_that_time_alone_changes(cluster):
         ("alarm", "insufficient data")]
     assert len(fired) == 1
     client.delete_alarms(AlarmNames=[name])
+
+
+# --- two instances running the periodic evaluator ------------------------------
+
+PERIODIC_INSTANCES = (("cw-p1", "127.0.0.25"), ("cw-p2", "127.0.0.26"))
+
+
+@pytest.fixture(scope="module")
+def periodic(cluster: Cluster) -> Iterator[list[str]]:
+    """Two more instances, each evaluating every alarm every second, on a
+    database of their own (``[heat_wsgi_cloudwatch] connection``), so their
+    passes never touch the alarms the other tests set by hand."""
+    mariadb.run_sql(cluster.state / "mariadb" / "mysqld.sock",
+                    "CREATE DATABASE IF NOT EXISTS cw_periodic CHARACTER SET utf8mb4;"
+                    "GRANT ALL PRIVILEGES ON cw_periodic.* TO 'heat'@'%';",
+                    service="mariadb", log=str(cluster.state / "logs" / "mariadb.log"))
+    url = f"mysql+pymysql://heat:heat@{DB_ADDRESS}:3306/cw_periodic?charset=utf8mb4"
+    conf = write_heat_conf(cluster.state / "etc" / "heat-periodic.conf",
+                           transport_url="rabbit://guest:guest@127.0.0.29:5672/",
+                           database_url="sqlite:////nonexistent/heat.sqlite", host="cw-periodic",
+                           extra=f"\n[heat_wsgi_cloudwatch]\nconnection = {url}\n"
+                                 "evaluation_interval = 1\n")
+    db_sync(conf)
+    services: list[Service] = []
+    try:
+        for name, address in PERIODIC_INSTANCES:
+            ini = write_uwsgi_ini(cluster.state, name, address, PORT, conf)
+            services.append(uwsgi.start_uwsgi(VENV, ini, cluster.state, name))
+        yield [f"http://{a}:{PORT}" for _, a in PERIODIC_INSTANCES]
+    finally:
+        stop_all(list(reversed(services)))
+
+
+def test_periodic_evaluators_on_two_instances_fire_each_transition_once(cluster, periodic):
+    clients = [query_client(url, cluster.state / f"botocore-p{i}")
+               for i, url in enumerate(periodic)]
+    names = [f"tick-{uuid.uuid4().hex[:6]}-{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        clients[i % 2].put_metric_alarm(
+            AlarmName=name, MetricName="m", Namespace="Periodic", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[cluster.sink.url(name)],
+            InsufficientDataActions=[cluster.sink.url(name)])
+    # Both instances' evaluators start with their first request; both have
+    # had one now. By hand to ALARM, then time alone (no data) moves every
+    # alarm back to INSUFFICIENT_DATA on whichever instance gets there first.
+    for i, name in enumerate(names):
+        clients[(i + 1) % 2].set_alarm_state(AlarmName=name, StateValue="ALARM",
+                                             StateReason="by hand")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = {a["StateValue"] for a in clients[0].describe_alarms(
+            AlarmNames=names)["MetricAlarms"]}
+        if states == {"INSUFFICIENT_DATA"}:
+            break
+        time.sleep(0.5)
+    assert states == {"INSUFFICIENT_DATA"}
+    time.sleep(3)  # several more passes on both instances: nothing new may fire
+    for name in names:
+        assert [p["current"] for p in cluster.sink.received(name)] == [
+            "alarm", "insufficient data"], name
