@@ -270,6 +270,25 @@ def test_aggregate_matches_the_plain_definitions(points):
 MINUTE = 60_000
 
 
+@settings(max_examples=200, deadline=None)
+@given(periods=st.integers(1, 6), data=st.data())
+def test_evaluation_matches_its_definition(periods, data):
+    """One value (or none) per period of the window, the period in progress
+    included: ALARM iff at least M periods breach, else OK if any period
+    had data, else INSUFFICIENT_DATA."""
+    needed = data.draw(st.integers(1, periods))
+    values = data.draw(st.lists(st.one_of(st.none(), st.floats(0, 100)),
+                                min_size=periods, max_size=periods))
+    values[-1] = data.draw(st.floats(0, 100))  # the period in progress has data
+    c = config(evaluation_periods=periods, datapoints_to_alarm=needed, statistic="Maximum")
+    points = [sample(NOW - (periods - 1 - i) * MINUTE, v) for i, v in enumerate(values)
+              if v is not None]
+    verdict = evaluate(c, points, NOW + 30_000)
+    breaches = sum(1 for v in values if v is not None and v > c.threshold)
+    assert verdict is not None
+    assert verdict.state == ("ALARM" if breaches >= needed else "OK")
+
+
 @pytest.mark.parametrize("overrides, points, expected", [
     ({}, [(NOW, 60.0)], "ALARM"),
     ({}, [(NOW, 40.0)], "OK"),
