@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class Notifier:
         self._poster = poster
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cw-action")
         self._pending: list[Future[None]] = []
+        self._lock = threading.Lock()  # fire() runs on several request threads
 
     def fire(self, actions: tuple[str, ...], transition: Transition) -> None:
         for url in actions:
@@ -75,8 +77,10 @@ class Notifier:
                             "has nothing to deliver it to", transition.alarm_name,
                             transition.current, url)
                 continue
-            self._pending = [f for f in self._pending if not f.done()]
-            self._pending.append(self._pool.submit(self._send, url, transition))
+            future = self._pool.submit(self._send, url, transition)
+            with self._lock:
+                self._pending = [f for f in self._pending if not f.done()]
+                self._pending.append(future)
 
     def _send(self, url: str, transition: Transition) -> None:
         shown = url.split("?", 1)[0]  # the query of a pre-signed URL is a credential
@@ -90,5 +94,7 @@ class Notifier:
                  transition.current, shown, status)
 
     def wait(self, timeout: float = 30.0) -> None:
-        for future in list(self._pending):
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
             future.result(timeout=timeout)

@@ -79,11 +79,16 @@ def _read_form_body(environ: Mapping[str, Any]) -> str:
         raise CloudWatchError("RequestEntityTooLarge",
                               f"request body: must be at most {MAX_BODY_BYTES} bytes "
                               f"(got {length})")
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
     if stream is None or length == 0:
         raw = b""
+    elif length is None and not (chunked or environ.get("wsgi.input_terminated")):
+        # No length and no chunking: HTTP says there is no body, and some
+        # servers would block reading one.
+        raw = b""
     elif length is None:
-        # Chunked upload (no Content-Length): read one byte past the limit
-        # to tell "exactly the limit" from "too big".
+        # Chunked upload: read one byte past the limit to tell "exactly the
+        # limit" from "too big".
         raw = stream.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             raise CloudWatchError("RequestEntityTooLarge",
