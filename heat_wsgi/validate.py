@@ -47,8 +47,8 @@ from heat_wsgi.render.common import (
     mask_password, rewrite_hostlist_loopback, rewrite_url_loopback, url_hosts,
 )
 from heat_wsgi.render.heatconf import (
-    AMQP_HOST_KEYS, AMQP_URL_KEYS, DB_URL_KEYS, base_settings, effective_settings,
-    is_amqp_key,
+    AMQP_HOST_KEYS, AMQP_URL_KEYS, DB_URL_KEYS, HOST_KEY, base_settings, effective_settings,
+    instance_host_value, is_amqp_key,
 )
 from heat_wsgi.render.inifile import syntax_errors
 
@@ -470,6 +470,31 @@ def _rule_base_config(ctx: _Context) -> None:
         ctx.warning("message_bus", "is not set and the base heat.conf has no transport_url")
 
 
+def _rule_host_values(ctx: _Context) -> None:
+    """Every heat.conf names a different ``[DEFAULT] host``.
+
+    Engines register in Heat's service table under it, and the scaling guide
+    asks for a unique one per API instance: a clash makes two processes one.
+    """
+    owners: dict[str, str] = {}
+    for host in ctx.heat_hosts():
+        value = ctx.settings(host).get(HOST_KEY, host.name)
+        own = any((o.section, o.key) == HOST_KEY for o in host.heat_conf)
+        entries = [(value, ctx.origin(host, HOST_KEY) if own else f"hosts[{host.name}].name",
+                    f"host {host.name}")]
+        entries += [(instance_host_value(value, inst), f"api_instances[{inst.name}].name",
+                     f"instance {inst.name}")
+                    for inst in ctx.index.instances_by_host.get(host.name, [])]
+        for found, path, who in entries:
+            other = owners.get(found)
+            if other is None:
+                owners[found] = who
+            elif other != who:
+                ctx.error(path, f"gives {who} the heat.conf [DEFAULT] host of {other}; each "
+                          "heat.conf must name a unique host (instances get "
+                          "'<host>-<instance>')", found)
+
+
 def _rule_loopback(ctx: _Context) -> None:
     """Database and AMQP URLs may name loopback only on the host serving them."""
     t = ctx.topology
@@ -642,7 +667,7 @@ def _rule_db_budget(ctx: _Context) -> None:
 
 _RULES: tuple[Callable[[_Context], None], ...] = (
     _rule_safe_strings, _rule_names, _rule_instances, _rule_bindings, _rule_proxy,
-    _rule_base_config, _rule_loopback, _rule_engine_amqp, _rule_timeouts_and_sizes,
+    _rule_base_config, _rule_host_values, _rule_loopback, _rule_engine_amqp, _rule_timeouts_and_sizes,
     _rule_db_budget,
 )
 

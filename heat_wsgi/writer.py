@@ -27,7 +27,7 @@ _SECRET = re.compile(r"(?i)password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
 
 def holds_credentials(item: RenderedFile) -> bool:
     """Whether a file may hold a password (heat.conf always counts)."""
-    return item.kind in ("heat.conf", "heat.conf overlay") or bool(_SECRET.search(item.text))
+    return item.kind == "heat.conf" or bool(_SECRET.search(item.text))
 
 
 def safe_mode(item: RenderedFile) -> int:

@@ -96,12 +96,13 @@ def _start_apache(backend: Backend, name: str, modules: list[str], site_text: st
 
 def _shipped(relative: str, backend: Backend, python: str = "", address: str = FRONT) -> str:
     """A shipped sample with only what is site-specific moved: addresses
-    onto FRONT, /etc/heat/heat.conf, /run/heat, /var/log/heat and the
+    onto FRONT, /etc/heat/heat*.conf, /run/heat, /var/log/heat and the
     mod_wsgi script directory into the state dir, the Python home onto this
     venv. Every other line is exactly what we ship."""
     state = backend.state_dir
     text = (REPO / relative).read_text()
-    replaced = (text.replace("/etc/heat/heat.conf", str(backend.heat_conf))
+    # Each shipped instance names its own /etc/heat/heat-<instance>.conf.
+    replaced = (re.sub(r"/etc/heat/heat(-[\w.-]+)?\.conf", str(backend.heat_conf), text)
                 .replace("/run/heat/", f"{state}/run/")
                 .replace("/var/log/heat/", f"{state}/logs/")
                 .replace("/var/www/cgi-bin/heat", f"{state}/wsgi")

@@ -167,6 +167,28 @@ def test_engine_on_the_broker_host_is_not_a_difference() -> None:
     assert validate(t) == []
 
 
+def test_heat_conf_host_values_must_be_unique() -> None:
+    # Host "b" with instance "x-y" and host "b-x" with instance "y" would
+    # both be "b-x-y"; an engine host named like an instance's value clashes too.
+    t = replace(base(), hosts=base().hosts + (Host(name="b-x", address="10.0.0.4"),
+                                              Host(name="c-api-c", address="10.0.0.5")))
+    t = with_instance(t, name="x-y", service="api", host="b", port=9000)
+    t = with_instance(t, name="y", service="api", host="b-x", port=9000)
+    t = replace(t, engines=t.engines + (EngineGroup(host="c-api-c"),))
+    problem = fired(t, "api_instances[y].name", text="unique host")
+    assert problem.value == "b-x-y" and "instance x-y" in problem.message
+    clash = fired(t, "hosts[c-api-c].name", text="unique host")
+    assert clash.value == "c-api-c" and "instance api-c" in clash.message
+
+
+def test_a_hosts_own_host_option_must_stay_unique() -> None:
+    hosts = tuple(replace(h, heat_conf=(ConfOption(section="DEFAULT", key="host", value="same"),))
+                  if h.name in ("b", "c") else h for h in base().hosts)
+    problem = fired(replace(base(), hosts=hosts), "hosts[c].heat_conf.DEFAULT.host",
+                    text="unique host")
+    assert problem.value == "same"
+
+
 def test_proxy_timeout_shorter_than_rpc_timeout() -> None:
     proxy = replace(base().proxy, timeouts=ProxyTimeouts(server="30s"))
     fired(replace(base(), proxy=proxy), "proxy.timeouts.server", "warning", "rpc_response_timeout of 60s")

@@ -107,22 +107,40 @@ def test_heat_24_writes_the_guides_bind_options(sample: Topology, tmp_path: Path
     assert "heat_api_cloudwatch" not in text(files, "B/etc/heat/heat.conf")
 
 
-def test_heat_24_gives_each_of_several_instances_an_overlay(sample: Topology, tmp_path: Path) -> None:
+def test_heat_24_gives_each_of_several_instances_its_own_copy(sample: Topology,
+                                                             tmp_path: Path) -> None:
     extra = ApiInstance(name="rest-server-3", service="api", host="B", port=8014)
     old = dataclasses.replace(sample, heat_version=24,
                               api_instances=sample.api_instances + (extra,))
     assert [p for p in old.validate() if p.severity == "error"] == []
     files = old.render()
     ini = text(files, "B/etc/heat/uwsgi/rest-server-3.ini")
-    assert "pyargv = --config-file /etc/heat/heat.conf --config-file /etc/heat/heat-rest-server-3.conf" in ini
-    base = tmp_path / "heat.conf"
-    base.write_text(text(files, "B/etc/heat/heat.conf"))
-    overlay = tmp_path / "overlay.conf"
-    overlay.write_text(text(files, "B/etc/heat/heat-rest-server-3.conf"))
-    conf = cfg.ConfigOpts()
-    conf.register_opts([cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")], group="heat_api")
-    conf(args=[], default_config_files=[str(base), str(overlay)], project="heat-test")
-    assert (conf.heat_api.bind_host, conf.heat_api.bind_port) == ("10.0.0.2", 8014)
+    assert "\npyargv = --config-file /etc/heat/heat-rest-server-3.conf\n" in ini
+    opts = dict(HEAT_OPTS, heat_api=[cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")])
+    for name, port in (("rest-server-1", 8004), ("rest-server-3", 8014)):
+        path = tmp_path / f"heat-{name}.conf"
+        path.write_text(text(files, f"B/etc/heat/heat-{name}.conf"))
+        conf = read_back(path, opts)
+        assert (conf.heat_api.bind_host, conf.heat_api.bind_port) == ("10.0.0.2", port)
+        assert conf.host == f"B-{name}"
+        # A full copy: the database and AMQP settings are there too.
+        assert conf.sql_connection.startswith("mysql+pymysql://heat:heat-db-secret@10.0.0.1/")
+    # B's own heat.conf (its engines') cannot pick one of two REST instances.
+    assert "bind_port = 8014" not in text(files, "B/etc/heat/heat.conf")
+
+
+def test_each_instance_has_its_own_heat_conf_and_host(sample: Topology) -> None:
+    files = sample.render()
+    for instance in sample.api_instances:
+        item = files[PurePosixPath(f"{instance.host}/etc/heat/heat-{instance.name}.conf")]
+        assert item.mode == 0o640 and item.kind == "heat.conf"
+        assert parse_ini(item.text)[("DEFAULT", "host")] == f"{instance.host}-{instance.name}"
+        ini = text(files, f"{instance.host}/etc/heat/uwsgi/{instance.name}.ini")
+        assert f"\npyargv = --config-file /etc/heat/heat-{instance.name}.conf\n" in ini
+    for host in ("B", "C"):
+        assert parse_ini(text(files, f"{host}/etc/heat/heat.conf"))[("DEFAULT", "host")] == host
+        unit = text(files, f"{host}/etc/systemd/system/heat-engine-1.service")
+        assert "--config-file /etc/heat/heat.conf" in unit
 
 
 def test_comments_and_untouched_options_survive() -> None:
@@ -158,15 +176,18 @@ def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path,
 @pytest.mark.parametrize("scenario", [SAMPLE, REPO / "tests" / "golden" / "modes" / "topology.yaml"])
 def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -> None:
     topology = load_topology(scenario)
-    confs = [f for f in topology.render().values() if f.kind in ("heat.conf", "heat.conf overlay")]
+    confs = [f for f in topology.render().values() if f.kind == "heat.conf"]
     assert confs
+    hosts = []
     for item in confs:
-        path = tmp_path / f"{item.host}-{Path(item.path).name}"
+        name = Path(item.path).name
+        path = tmp_path / f"{item.host}-{name}"
         path.write_text(item.text, encoding="utf-8")
         sections: dict[str, dict[str, list[str]]] = {}
         cfg.ConfigParser(str(path), sections).parse()
-        if item.kind == "heat.conf":
-            assert sections["DEFAULT"]["host"] == [item.host]
-            assert sections["oslo_middleware"]["enable_proxy_headers_parsing"] == ["true"]
-        else:
-            assert set(sections) == {"heat_api"} or set(sections) == {"heat_api_cfn"}
+        expected = item.host if name == "heat.conf" else \
+            f"{item.host}-{name.removeprefix('heat-').removesuffix('.conf')}"
+        assert sections["DEFAULT"]["host"] == [expected]
+        assert sections["oslo_middleware"]["enable_proxy_headers_parsing"] == ["true"]
+        hosts.append(expected)
+    assert len(hosts) == len(set(hosts))

@@ -66,7 +66,8 @@ def test_uwsgi_ini_serves_both_apache_modes(expected: dict[PurePosixPath, str]) 
 
 def test_wsgi_scripts_name_the_config_then_import(expected: dict[PurePosixPath, str]) -> None:
     script = expected[PurePosixPath("httpd/files/heat-api.wsgi")]
-    assert 'os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat.conf")' in script
+    # Each instance reads its own copy of the host's heat.conf.
+    assert 'os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat-heat-api.conf")' in script
     assert script.rstrip().endswith("from heat_wsgi.api import application  # noqa: E402,F401")
     compile(script, "heat-api.wsgi", "exec")
     site = expected[PurePosixPath("httpd/files/heat-api.conf")]

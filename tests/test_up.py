@@ -107,14 +107,19 @@ def test_up_prints_endpoints_diagram_and_client_help(up: tuple[Record, str]) -> 
             "heat-engine-node-2-2", "heat-engine-node-3-1", "heat-engine-node-3-2"} <= names
 
 
-def test_each_api_instance_has_its_hosts_heat_conf(up: tuple[Record, str],
-                                                   state_dir: Path) -> None:
+def test_each_api_instance_has_its_own_heat_conf(up: tuple[Record, str],
+                                                 state_dir: Path) -> None:
     for node in ("node-2", "node-3"):
-        conf = (state_dir / "hosts" / node / "etc" / "heat" / "heat.conf").read_text()
-        assert f"host = {node}" in conf
+        etc = state_dir / "hosts" / node / "etc" / "heat"
+        conf = (etc / "heat.conf").read_text()   # the engines'
+        assert f"\nhost = {node}\n" in conf
         assert "mysql+pymysql://heat:heat@127.0.0.1:3306/heat" in conf
-        ini = (state_dir / "hosts" / node / "etc" / "heat" / "uwsgi" / f"api-{node}.ini")
-        assert f"--config-file {state_dir}/hosts/{node}/etc/heat/heat.conf" in ini.read_text()
+        for service in ("api", "cfn"):
+            own = etc / f"heat-{service}-{node}.conf"
+            assert f"\nhost = {node}-{service}-{node}\n" in own.read_text()
+            assert own.stat().st_mode & 0o777 == 0o640
+            ini = etc / "uwsgi" / f"{service}-{node}.ini"
+            assert f"\npyargv = --config-file {own}\n" in ini.read_text()
 
 
 def test_up_twice_is_safe(up: tuple[Record, str], state_dir: Path) -> None:

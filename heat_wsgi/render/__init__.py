@@ -18,14 +18,15 @@ from heat_wsgi.quoting import UnsafeValue
 from heat_wsgi.render.apache import render_apache_site, render_wsgi_script
 from heat_wsgi.render.common import GENERATOR, Index, build_index, engine_unit_name, heat_conf_path, instance_layout
 from heat_wsgi.render.haproxy import render_haproxy
-from heat_wsgi.render.heatconf import base_settings, render_heat_conf, render_overlay
+from heat_wsgi.render.heatconf import (
+    Key, base_settings, host_edits, render_heat_conf, render_instance_heat_conf,
+)
 from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
 from heat_wsgi.render.uwsgi import render_uwsgi_ini
 
 __all__ = ["FileKind", "RenderedFile", "render_all", "render_manifest", "host_file_key"]
 
-FileKind = Literal["haproxy", "heat.conf", "heat.conf overlay", "uwsgi", "apache",
-                   "wsgi script", "systemd"]
+FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,9 +92,11 @@ def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
         _add(files, RenderedFile(
             host=host.name, path=heat_conf_path(host),
             text=render_heat_conf(topology, host, index, base), mode=0o640,
-            kind="heat.conf", purpose="heat.conf (holds credentials)"))
+            kind="heat.conf", purpose="heat.conf of the host and its heat-engines "
+                                      "(holds credentials)"))
+        host_level = host_edits(topology, host, index, base)
         for instance in index.instances_by_host.get(host_name, []):
-            _render_instance(topology, instance, host, index, files)
+            _render_instance(topology, instance, host, index, files, base, host_level)
         for group in index.engines_by_host.get(host_name, []):
             for number in range(1, group.processes + 1):
                 _add(files, RenderedFile(
@@ -105,14 +108,15 @@ def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
 
 
 def _render_instance(topology: Topology, instance: ApiInstance, host: Host, index: Index,
-                     files: dict[PurePosixPath, RenderedFile]) -> None:
+                     files: dict[PurePosixPath, RenderedFile], base: dict[Key, str],
+                     host_level: dict[Key, str | None]) -> None:
     layout = instance_layout(topology, instance, host, index)
     program = instance.info.program
-    if layout.overlay:
-        _add(files, RenderedFile(
-            host=host.name, path=layout.overlay, text=render_overlay(topology, instance, host),
-            mode=0o640, kind="heat.conf overlay",
-            purpose=f"{program} {instance.name}: [{instance.info.conf_group}] bind options"))
+    _add(files, RenderedFile(
+        host=host.name, path=layout.heat_conf,
+        text=render_instance_heat_conf(topology, instance, host, index, base, host_level),
+        mode=0o640, kind="heat.conf",
+        purpose=f"{program} {instance.name}: its own heat.conf (holds credentials)"))
     if instance.uses_uwsgi:
         _add(files, RenderedFile(
             host=host.name, path=layout.uwsgi_ini,

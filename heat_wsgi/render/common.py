@@ -12,7 +12,7 @@ __all__ = [
     "GENERATOR", "header", "is_loopback", "is_wildcard", "url_hosts",
     "rewrite_url_loopback", "rewrite_hostlist_loopback", "mask_password",
     "InstanceLayout", "instance_layout", "instance_address", "heat_conf_path",
-    "engine_unit_name", "Index", "build_index",
+    "instance_heat_conf_path", "engine_unit_name", "Index", "build_index",
 ]
 
 GENERATOR = "heat_wsgi"
@@ -140,8 +140,8 @@ class InstanceLayout:
     socket: str | None         # unix socket uwsgi listens on, if any
     http_socket: tuple[str, int] | None   # uwsgi http-socket (address, port)
     front: tuple[str, int]     # what HAProxy connects to
-    config_files: tuple[str, ...]
-    overlay: str | None        # per-instance heat.conf overlay (Heat <= 24)
+    heat_conf: str             # the instance's own copy of its host's heat.conf
+    config_files: tuple[str, ...]   # what ``--config-file`` gets, in order
 
 
 def instance_address(instance: ApiInstance, host: Host) -> str:
@@ -150,7 +150,18 @@ def instance_address(instance: ApiInstance, host: Host) -> str:
 
 
 def heat_conf_path(host: Host) -> str:
+    """The host's heat.conf: the one its heat-engines (and heat-manage) read."""
     return f"{host.paths.config_dir.rstrip('/')}/heat.conf"
+
+
+def instance_heat_conf_path(instance: ApiInstance, host: Host) -> str:
+    """An API instance's own heat.conf: ``<config_dir>/heat-<instance>.conf``.
+
+    It sits next to the host's heat.conf on purpose: oslo.config's
+    ``find_file`` (api-paste.ini, policy files) searches the directory of
+    each ``--config-file`` first, so both files find the same neighbours.
+    """
+    return f"{host.paths.config_dir.rstrip('/')}/heat-{instance.name}.conf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +190,6 @@ def build_index(topology: Topology) -> Index:
     return Index(hosts, by_host, engines, counts, heat_hosts)
 
 
-def needs_overlay(topology: Topology, instance: ApiInstance, index: Index) -> bool:
-    """Heat <= 24 with several instances of one service on a host: each
-    instance gets its own ``[heat_api]`` bind options in an overlay file."""
-    if topology.heat_version > 24 or instance.service == "cloudwatch":
-        return False
-    return index.service_count.get((instance.host, instance.service), 0) > 1
-
-
 def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
                     index: Index) -> InstanceLayout:
     paths = host.paths
@@ -209,9 +212,7 @@ def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
         # loopback address when it has one (several local hosts), else 127.0.0.1.
         backend = address if is_loopback(address) else "127.0.0.1"
         http_socket = (backend, instance.effective_backend_port)
-    overlay = needs_overlay(topology, instance, index)
-    overlay_path = f"{conf}/heat-{name}.conf" if overlay else None
-    config_files = (f"{conf}/heat.conf",) + ((overlay_path,) if overlay_path else ())
+    heat_conf = instance_heat_conf_path(instance, host)
     front_address = host.address if is_wildcard(address) else address
     return InstanceLayout(
         uwsgi_ini=f"{conf}/uwsgi/{name}.ini",
@@ -224,8 +225,8 @@ def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
         socket=socket,
         http_socket=http_socket,
         front=(front_address, port),
-        config_files=config_files,
-        overlay=overlay_path,
+        heat_conf=heat_conf,
+        config_files=(heat_conf,),
     )
 
 

@@ -1,21 +1,33 @@
-"""heat.conf for each host, derived from the topology's base heat.conf."""
+"""heat.conf for each host and for each API instance, derived from the base heat.conf.
+
+Each host with Heat processes gets ``<config_dir>/heat.conf``: its engines
+(and ``heat-manage``) read it, and its ``[DEFAULT] host`` is the host's name.
+Each API instance gets its own full copy, ``<config_dir>/heat-<instance>.conf``
+(the scaling guide's "multiple copies of the heat.conf file"): the host's
+file with ``[DEFAULT] host = <host>-<instance>`` and, for Heat <= 24, the
+instance's own ``[heat_api]``/``[heat_api_cfn]`` bind_host/bind_port.
+"""
 
 from __future__ import annotations
 
 from heat_wsgi.model import SERVICES, ApiInstance, ConfOption, Host, Topology
 from heat_wsgi.quoting import ini_key, ini_value
 from heat_wsgi.render.common import (
-    Index, header, heat_conf_path, instance_address, is_wildcard, needs_overlay,
+    Index, header, heat_conf_path, instance_address, instance_heat_conf_path, is_wildcard,
     rewrite_hostlist_loopback, rewrite_url_loopback,
 )
 from heat_wsgi.render.inifile import edit_ini, parse_ini
 
 __all__ = [
-    "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "base_settings", "host_edits",
-    "effective_settings", "render_heat_conf", "render_overlay", "is_amqp_key",
+    "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "HOST_KEY", "base_settings", "host_edits",
+    "instance_edits", "instance_host_value", "effective_settings", "render_heat_conf",
+    "render_instance_heat_conf", "is_amqp_key",
 ]
 
 Key = tuple[str, str]
+
+#: The option that names the Heat "host" (engines register under it).
+HOST_KEY: Key = ("DEFAULT", "host")
 
 #: Options that hold the database URL, the current name first.
 DB_URL_KEYS: tuple[Key, ...] = (
@@ -54,7 +66,7 @@ def host_edits(topology: Topology, host: Host, index: Index,
     if base is None:
         base = base_settings(topology)
     edits: dict[Key, str | None] = dict(_options(topology.heat_conf))
-    edits[("DEFAULT", "host")] = host.name
+    edits[HOST_KEY] = host.name
 
     db = topology.database
     db_server = index.hosts.get(db.host) if db and db.host else None
@@ -117,13 +129,42 @@ def host_edits(topology: Topology, host: Host, index: Index,
                 if (group, name) in base:
                     edits[(group, name)] = None
     else:
+        # The host's file carries the bind options of its only instance of a
+        # service, as the scaling guide's machine B does; each instance's own
+        # copy carries its own (instance_edits).
         for instance in index.instances_by_host.get(host.name, []):
             # heat-api-cloudwatch left Heat long before 24: it has no group.
-            if instance.service != "cloudwatch" and not needs_overlay(topology, instance, index):
-                group = instance.info.conf_group
-                edits[(group, "bind_host")] = instance_address(instance, host)
-                edits[(group, "bind_port")] = str(instance.effective_port)
+            if (instance.service != "cloudwatch"
+                    and index.service_count.get((host.name, instance.service), 0) == 1):
+                edits.update(_bind_edits(instance, host))
     edits.update(_options(host.heat_conf))
+    return edits
+
+
+def _bind_edits(instance: ApiInstance, host: Host) -> dict[Key, str | None]:
+    group = instance.info.conf_group
+    return {(group, "bind_host"): instance_address(instance, host),
+            (group, "bind_port"): str(instance.effective_port)}
+
+
+def instance_host_value(host_value: str, instance: ApiInstance) -> str:
+    """An API instance's ``[DEFAULT] host``: ``<host's value>-<instance name>``."""
+    return f"{host_value}-{instance.name}"
+
+
+def instance_edits(topology: Topology, instance: ApiInstance, host: Host, index: Index,
+                   base: dict[Key, str] | None = None,
+                   host_level: dict[Key, str | None] | None = None) -> dict[Key, str | None]:
+    """The unquoted values set in ``instance``'s own copy of ``host``'s heat.conf.
+
+    :param host_level: :func:`host_edits` of ``host``, when the caller has them.
+    """
+    if host_level is None:
+        host_level = host_edits(topology, host, index, base)
+    edits = dict(host_level)
+    edits[HOST_KEY] = instance_host_value(edits.get(HOST_KEY) or host.name, instance)
+    if topology.heat_version <= 24 and instance.service != "cloudwatch":
+        edits.update(_bind_edits(instance, host))
     return edits
 
 
@@ -148,18 +189,21 @@ def _quote_edits(edits: dict[Key, str | None]) -> dict[Key, str | None]:
 
 def render_heat_conf(topology: Topology, host: Host, index: Index,
                      base: dict[Key, str] | None = None) -> str:
-    """``host``'s heat.conf: the base text with heat_wsgi's options set."""
+    """``host``'s heat.conf (its engines'): the base text with heat_wsgi's options set."""
     edits = _quote_edits(host_edits(topology, host, index, base))
     body = edit_ini(topology.base_config, edits)
-    top = header("#", topology, f"heat.conf for host {host.name!r} ({heat_conf_path(host)})")
+    top = header("#", topology, f"heat.conf for host {host.name!r} and its heat-engines "
+                 f"({heat_conf_path(host)})")
     return "\n".join(top) + "\n" + body
 
 
-def render_overlay(topology: Topology, instance: ApiInstance, host: Host) -> str:
-    """Heat <= 24: the per-instance file holding this instance's bind options."""
-    group = ini_key(instance.info.conf_group)
-    lines = header("#", topology, f"bind options of instance {instance.name!r}, read after heat.conf")
-    lines += [f"[{group}]",
-              f"bind_host = {ini_value(instance_address(instance, host))}",
-              f"bind_port = {instance.effective_port}"]
-    return "\n".join(lines) + "\n"
+def render_instance_heat_conf(topology: Topology, instance: ApiInstance, host: Host,
+                              index: Index, base: dict[Key, str] | None = None,
+                              host_level: dict[Key, str | None] | None = None) -> str:
+    """``instance``'s own full copy of its host's heat.conf."""
+    edits = _quote_edits(instance_edits(topology, instance, host, index, base, host_level))
+    body = edit_ini(topology.base_config, edits)
+    top = header("#", topology, f"heat.conf for {instance.info.program} instance "
+                 f"{instance.name!r} on host {host.name!r} "
+                 f"({instance_heat_conf_path(instance, host)})")
+    return "\n".join(top) + "\n" + body

@@ -2,6 +2,6 @@
 # Change the topology and render again rather than editing this file.
 import os
 
-os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat.conf")
+os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat-heat-api-cloudwatch.conf")
 
 from heat_wsgi.cloudwatch import application  # noqa: E402,F401

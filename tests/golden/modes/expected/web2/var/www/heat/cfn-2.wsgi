@@ -2,6 +2,6 @@
 # Change the topology and render again rather than editing this file.
 import os
 
-os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat.conf")
+os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat-cfn-2.conf")
 
 from heat_wsgi.cfn import application  # noqa: E402,F401
