@@ -47,10 +47,10 @@ from heat_wsgi.render.common import (
     mask_password, rewrite_hostlist_loopback, rewrite_url_loopback, url_hosts,
 )
 from heat_wsgi.render.heatconf import (
-    AMQP_HOST_KEYS, AMQP_URL_KEYS, DB_URL_KEYS, HOST_KEY, base_settings, effective_settings,
-    instance_host_value, is_amqp_key,
+    AMQP_HOST_KEYS, AMQP_URL_KEYS, DATABASE_KEY, DB_URL_KEYS, HOST_KEY, LEGACY_KEYS,
+    TRANSPORT_KEY, base_settings, effective_settings, instance_host_value, is_amqp_key,
 )
-from heat_wsgi.render.inifile import syntax_errors
+from heat_wsgi.render.inifile import option_lines, parse_ini, syntax_errors
 
 __all__ = ["Severity", "Problem", "validate", "duration_seconds", "OSLO_DB_POOL_SIZE",
            "OSLO_DB_MAX_OVERFLOW", "RPC_RESPONSE_TIMEOUT"]
@@ -133,6 +133,15 @@ class _Context:
     def add(self, severity: Severity, path: str, message: str, value: object = None) -> None:
         self.problems.append(Problem(severity=severity, path=path, message=message,
                                      value=value, source=self.source(path)))
+
+    def base_line(self, lineno: int) -> str | None:
+        """``file:line`` of line ``lineno`` (1-based) of the base heat.conf."""
+        start = self.sources.get("base_config")
+        if start and ":" in start:
+            file, _, line = start.rpartition(":")
+            if line.isdigit():
+                return f"{file}:{int(line) + lineno - 1}"
+        return None
 
     def error(self, path: str, message: str, value: object = None) -> None:
         self.add("error", path, message, value)
@@ -451,13 +460,8 @@ def _rule_proxy(ctx: _Context) -> None:
 def _rule_base_config(ctx: _Context) -> None:
     """The base heat.conf must be readable by oslo.config; key settings exist."""
     t = ctx.topology
-    start = ctx.sources.get("base_config")
     for err in syntax_errors(t.base_config)[:20]:
-        source = None
-        if start and ":" in start:
-            file, _, line = start.rpartition(":")
-            if line.isdigit():
-                source = f"{file}:{int(line) + err.lineno - 1}"
+        source = ctx.base_line(err.lineno)
         ctx.problems.append(Problem(severity="error", path=f"base_config line {err.lineno}",
                                     message=f"oslo.config cannot read this: {err.message}",
                                     value=err.line, source=source))
@@ -468,6 +472,45 @@ def _rule_base_config(ctx: _Context) -> None:
         ctx.warning("database", "is not set and the base heat.conf has no [database] connection")
     if t.message_bus is None and not any(key in base for key in AMQP_URL_KEYS + AMQP_HOST_KEYS):
         ctx.warning("message_bus", "is not set and the base heat.conf has no transport_url")
+
+
+def _rule_legacy_options(ctx: _Context) -> None:
+    """Options of the base heat.conf that Heat 27 no longer reads.
+
+    ``sql_connection`` left oslo.db for ``[database] connection`` and the
+    ``rabbit_*`` broker options left oslo.messaging for ``transport_url``.
+    Alone, such a file leaves every host on the library defaults (an error);
+    next to the current option it is dead text (a warning). The renderer
+    writes the current option from them and comments them out.
+    """
+    t = ctx.topology
+    if not ctx.index.heat_hosts:
+        return
+    given = {DATABASE_KEY: t.database is not None or DATABASE_KEY in ctx.base,
+             TRANSPORT_KEY: t.message_bus is not None or TRANSPORT_KEY in ctx.base}
+    where = {DATABASE_KEY: "database.url", TRANSPORT_KEY: "message_bus.transport_url"}
+    values = parse_ini(t.base_config)
+    for key, lineno in sorted(option_lines(t.base_config).items(), key=lambda kv: kv[1]):
+        modern = LEGACY_KEYS.get(key)
+        if modern is None:
+            continue
+        old, new = f"[{key[0]}] {key[1]}", f"[{modern[0]}] {modern[1]}"
+        value = values[key]
+        shown = "***" if key[1] == "rabbit_password" else mask_password(value)
+        if given[modern]:
+            source = "the topology's " + where[modern] if (
+                modern not in ctx.base) else "the base heat.conf"
+            message = (f"{old} is not read by Heat 27; {new} from {source} is used instead "
+                       f"(the rendered files keep {old} only as a comment)")
+            severity: Severity = "warning"
+        else:
+            message = (f"{old} is not read by Heat 27, and nothing sets {new}: hosts would "
+                       f"use the library default instead; replace it with {new} (or set "
+                       f"{where[modern]}); the rendered files carry it over to {new}")
+            severity = "error"
+        ctx.problems.append(Problem(severity=severity, path=f"base_config.{key[0]}.{key[1]}",
+                                    message=message, value=shown,
+                                    source=ctx.base_line(lineno)))
 
 
 def _rule_host_values(ctx: _Context) -> None:
@@ -667,7 +710,7 @@ def _rule_db_budget(ctx: _Context) -> None:
 
 _RULES: tuple[Callable[[_Context], None], ...] = (
     _rule_safe_strings, _rule_names, _rule_instances, _rule_bindings, _rule_proxy,
-    _rule_base_config, _rule_host_values, _rule_loopback, _rule_engine_amqp, _rule_timeouts_and_sizes,
+    _rule_base_config, _rule_legacy_options, _rule_host_values, _rule_loopback, _rule_engine_amqp, _rule_timeouts_and_sizes,
     _rule_db_budget,
 )
 

@@ -35,7 +35,7 @@ def test_validate_warnings_only_is_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = SAMPLE.read_text().replace("server: 2m", "server: 30s")
     assert main(["validate", str(write(tmp_path, text))]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("warning: proxy.timeouts.server") and "t.yaml:" in out
+    assert "\nwarning: proxy.timeouts.server" in out and "t.yaml:" in out
 
 
 def test_validate_errors_is_1_and_prints_every_problem(tmp_path: Path,

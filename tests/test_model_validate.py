@@ -140,10 +140,53 @@ def test_loopback_without_a_serving_host() -> None:
     fired(t, "message_bus.transport_url", text="message bus")
 
 
-def test_legacy_rabbit_host_loopback_from_base() -> None:
-    t = replace(base(), message_bus=None,
-                base_config="[DEFAULT]\nrabbit_host = localhost\ntransport_url = rabbit://x:y@10.0.0.1/\n")
-    fired(t, "base_config.DEFAULT.rabbit_host", text="loopback")
+# The scaling guide's heat.conf from machine A, as the guide prints it.
+SEED_BASE = """[DEFAULT]
+sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
+rabbit_host = localhost
+
+[heat_api]
+bind_port = 8004
+bind_host = 10.0.0.1
+
+[heat_api_cfn]
+bind_port = 8000
+bind_host = 10.0.0.1
+"""
+
+
+def _seed_yaml(extra: str = "") -> str:
+    body = "".join(f"    {line}\n" if line else "\n" for line in SEED_BASE.splitlines())
+    return ("hosts:\n  - {name: a, address: 10.0.0.1}\n  - {name: b, address: 10.0.0.2}\n"
+            "engines:\n  - {host: b}\n" + extra + "base_config: |\n" + body)
+
+
+def test_legacy_options_alone_are_errors_with_file_and_line() -> None:
+    t = loads_topology(_seed_yaml(), "t.yaml")
+    db = fired(t, "base_config.DEFAULT.sql_connection", text="nothing sets [database] connection")
+    assert db.source == "t.yaml:8"     # [DEFAULT] is line 7
+    assert db.value == "mysql+pymysql://root:***@127.0.0.1/heat?charset=utf8"
+    assert "Heat 27" in db.message and "database.url" in db.message
+    mq = fired(t, "base_config.DEFAULT.rabbit_host", text="nothing sets [DEFAULT] transport_url")
+    assert mq.source == "t.yaml:9" and mq.value == "localhost"
+    assert "message_bus.transport_url" in mq.message
+
+
+def test_legacy_options_next_to_the_current_ones_are_warnings() -> None:
+    # The topology gives both (database.url, message_bus.transport_url) ...
+    t = replace(base(), base_config=SEED_BASE)
+    assert "[database] connection from the topology's database.url" in fired(
+        t, "base_config.DEFAULT.sql_connection", "warning").message
+    fired(t, "base_config.DEFAULT.rabbit_host", "warning", "[DEFAULT] transport_url")
+    assert [p for p in validate(t) if p.severity == "error"] == []
+    # ... or the base file itself does; a password never shows.
+    text = ("[DEFAULT]\ntransport_url = rabbit://h:p@10.0.0.1/\nrabbit_password = s3cret\n"
+            "[database]\nconnection = mysql+pymysql://h:p@10.0.0.1/heat\n"
+            "sql_connection = mysql+pymysql://h:p@10.0.0.1/old\n")
+    t = replace(base(), database=None, message_bus=None, base_config=text)
+    problem = fired(t, "base_config.DEFAULT.rabbit_password", "warning", "from the base heat.conf")
+    assert problem.value == "***" and "s3cret" not in str(validate(t))
+    fired(t, "base_config.database.sql_connection", "warning", "[database] connection")
 
 
 def test_loopback_is_fine_on_the_serving_host_and_on_loopback_hosts() -> None:

@@ -9,9 +9,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 from oslo_config import cfg
 
-from heat_wsgi import ApiInstance, ConfOption, Topology
+from heat_wsgi import ApiInstance, ConfOption, EngineGroup, Host, Topology
 from heat_wsgi.loader import load_topology
 from heat_wsgi.render import render_all
+from heat_wsgi.render.heatconf import legacy_transport_url
 from heat_wsgi.render.inifile import edit_ini, parse_ini
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,8 +28,16 @@ def text(files: dict[PurePosixPath, object], key: str) -> str:
     return files[PurePosixPath(key)].text  # type: ignore[attr-defined]
 
 
-def test_sample_is_clean(sample: Topology) -> None:
-    assert sample.validate() == []
+def test_sample_only_warns_about_the_guides_legacy_options(sample: Topology) -> None:
+    # The guide's base file uses sql_connection and rabbit_host, which Heat 27
+    # ignores; the topology's database and message_bus replace them.
+    problems = sample.validate()
+    assert [(p.severity, p.path) for p in problems] == [
+        ("warning", "base_config.DEFAULT.sql_connection"),
+        ("warning", "base_config.DEFAULT.rabbit_host")]
+    assert problems[0].source is not None and problems[0].source.endswith("topology.sample.yaml:66")
+    assert "[database] connection" in problems[0].message
+    assert "[DEFAULT] transport_url" in problems[1].message
 
 
 def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
@@ -64,7 +73,8 @@ HEAT_OPTS: dict[str, list[cfg.Opt]] = {
                 cfg.StrOpt("rabbit_host"), cfg.IntOpt("num_engine_workers"),
                 cfg.IntOpt("rpc_response_timeout"), cfg.StrOpt("heat_metadata_server_url"),
                 cfg.StrOpt("heat_waitcondition_server_url"), cfg.BoolOpt("debug")],
-    "database": [cfg.IntOpt("max_pool_size"), cfg.IntOpt("max_overflow")],
+    "database": [cfg.StrOpt("connection"), cfg.IntOpt("max_pool_size"),
+                 cfg.IntOpt("max_overflow")],
     "oslo_middleware": [cfg.BoolOpt("enable_proxy_headers_parsing")],
     "heat_api": [cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")],
     "paste_deploy": [cfg.StrOpt("flavor")],
@@ -78,8 +88,11 @@ def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host:
     path.write_text(body)
     conf = read_back(path, HEAT_OPTS)
     assert conf.host == host
-    assert conf.sql_connection == "mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8"
-    assert conf.rabbit_host == "10.0.0.1"
+    assert conf.database.connection == \
+        "mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8"
+    # The guide's legacy options stay only as comments.
+    assert conf.sql_connection is None and conf.rabbit_host is None
+    assert "#sql_connection = " in body and "#rabbit_host = localhost" in body
     assert conf.transport_url == "rabbit://heat:heat-mq-secret@10.0.0.1:5672/"
     assert conf.num_engine_workers == 1
     assert conf.rpc_response_timeout == 60
@@ -91,12 +104,13 @@ def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host:
     assert conf.paste_deploy.flavor == "noauth"
     # Heat 27 has no [heat_api] bind options: the base file's stale ones go.
     assert conf.heat_api.bind_host is None
-    assert "127.0.0.1" not in body and "localhost" not in body
+    live = [line for line in body.splitlines() if not line.startswith("#")]
+    assert not [line for line in live if "127.0.0.1" in line or "localhost" in line]
 
 
 def test_heat_24_writes_the_guides_bind_options(sample: Topology, tmp_path: Path) -> None:
     old = dataclasses.replace(sample, heat_version=24)
-    assert old.validate() == []
+    assert [p for p in old.validate() if p.severity == "error"] == []
     files = old.render()
     path = tmp_path / "heat.conf"
     path.write_text(text(files, "B/etc/heat/heat.conf"))
@@ -124,7 +138,7 @@ def test_heat_24_gives_each_of_several_instances_its_own_copy(sample: Topology,
         assert (conf.heat_api.bind_host, conf.heat_api.bind_port) == ("10.0.0.2", port)
         assert conf.host == f"B-{name}"
         # A full copy: the database and AMQP settings are there too.
-        assert conf.sql_connection.startswith("mysql+pymysql://heat:heat-db-secret@10.0.0.1/")
+        assert conf.database.connection.startswith("mysql+pymysql://heat:heat-db-secret@10.0.0.1/")
     # B's own heat.conf (its engines') cannot pick one of two REST instances.
     assert "bind_port = 8014" not in text(files, "B/etc/heat/heat.conf")
 
@@ -191,3 +205,73 @@ def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -
         assert sections["oslo_middleware"]["enable_proxy_headers_parsing"] == ["true"]
         hosts.append(expected)
     assert len(hosts) == len(set(hosts))
+
+
+SEED_BASE = """[DEFAULT]
+sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
+rabbit_host = localhost
+
+[heat_api]
+bind_port = 8004
+bind_host = 10.0.0.1
+"""
+
+
+def test_legacy_options_alone_become_the_current_ones(tmp_path: Path) -> None:
+    # The guide's base file with nothing else: validation says it is an error
+    # (Heat 27 would use the defaults), but what renders is still right.
+    topology = Topology(hosts=(Host(name="a", address="127.0.0.1"),),
+                        engines=(EngineGroup(host="a"),), base_config=SEED_BASE)
+    assert {p.path for p in topology.validate() if p.severity == "error"} == {
+        "base_config.DEFAULT.sql_connection", "base_config.DEFAULT.rabbit_host"}
+    body = text(render_all(topology, validated=True), "a/etc/heat/heat.conf")
+    assert ("# heat_wsgi: Heat 27 does not read [DEFAULT] sql_connection; [database] connection "
+            "carries its value\n#sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat"
+            "?charset=utf8\n") in body
+    assert "\n#rabbit_host = localhost\n" in body
+    path = tmp_path / "heat.conf"
+    path.write_text(body)
+    conf = read_back(path, HEAT_OPTS)
+    assert conf.database.connection == "mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8"
+    assert conf.transport_url == "rabbit://guest:guest@localhost:5672/"
+    assert conf.sql_connection is None and conf.rabbit_host is None
+
+
+def test_legacy_rabbit_options_make_one_transport_url() -> None:
+    settings = {("DEFAULT", "rabbit_hosts"): "10.0.0.1,10.0.0.2:5673,::1",
+                ("DEFAULT", "rabbit_port"): "5671",
+                ("oslo_messaging_rabbit", "rabbit_userid"): "heat",
+                ("DEFAULT", "rabbit_userid"): "ignored: the newer section wins",
+                ("DEFAULT", "rabbit_password"): "p@ss:word/",
+                ("DEFAULT", "rabbit_virtual_host"): "heat"}
+    assert legacy_transport_url(settings) == (
+        "rabbit://heat:p%40ss%3Aword%2F@10.0.0.1:5671,heat:p%40ss%3Aword%2F@10.0.0.2:5673,"
+        "heat:p%40ss%3Aword%2F@[::1]:5671/heat")
+    assert legacy_transport_url({("DEFAULT", "rabbit_host"): "mq"}) == "rabbit://guest:guest@mq:5672/"
+
+
+def test_legacy_options_are_rewritten_for_the_serving_host(sample: Topology) -> None:
+    # The shipped sample keeps the guide's base file: each instance's copy
+    # gets the current options with A's address, the old ones as comments.
+    files = sample.render()
+    body = text(files, "B/etc/heat/heat-rest-server-1.conf")
+    assert "\nconnection = mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8\n" in body
+    assert "\ntransport_url = rabbit://heat:heat-mq-secret@10.0.0.1:5672/\n" in body
+    assert "\n#sql_connection = " in body and "\n#rabbit_host = localhost\n" in body
+
+
+def test_up_runs_the_guides_sample_on_the_current_options(sample: Topology, tmp_path: Path) -> None:
+    # `heat-wsgi up` adds no [database] connection of its own: the renderer
+    # writes it from the topology's database, whatever the base file says.
+    from heat_wsgi.runtime.localize import localize
+
+    plan = localize(sample, tmp_path / "state", venv=tmp_path)
+    assert not [c for c in plan.topology.heat_conf if (c.section, c.key) == ("database", "connection")]
+    confs = [f for f in render_all(plan.topology).values() if f.kind == "heat.conf"]
+    assert len(confs) == 2 + 6
+    for item in confs:
+        settings = parse_ini(item.text)
+        assert settings[("database", "connection")] == plan.db_url
+        assert settings[("DEFAULT", "transport_url")] == plan.transport_url
+        assert ("DEFAULT", "sql_connection") not in settings
+        assert ("DEFAULT", "rabbit_host") not in settings

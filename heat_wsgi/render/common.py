@@ -10,7 +10,8 @@ from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
 
 __all__ = [
     "GENERATOR", "header", "is_loopback", "is_wildcard", "url_hosts",
-    "rewrite_url_loopback", "rewrite_hostlist_loopback", "mask_password",
+    "rewrite_url_loopback", "rewrite_hostlist_loopback", "mask_password", "split_hostport",
+    "format_host", "hostlist_hosts",
     "InstanceLayout", "instance_layout", "instance_address", "heat_conf_path",
     "instance_heat_conf_path", "engine_unit_name", "Index", "build_index",
 ]
@@ -40,7 +41,7 @@ def is_wildcard(address: str) -> bool:
     return address in ("0.0.0.0", "::", "[::]", "*", "")
 
 
-def _split_hostport(hostport: str) -> tuple[str, str]:
+def split_hostport(hostport: str) -> tuple[str, str]:
     """``host[:port]`` -> (host, ':port' or '')."""
     if hostport.startswith("["):
         end = hostport.find("]")
@@ -74,13 +75,13 @@ def url_hosts(url: str) -> list[str]:
     hosts = []
     for piece in url[span[0]:span[1]].split(","):
         hostport = piece.rpartition("@")[2]
-        host, _ = _split_hostport(hostport)
+        host, _ = split_hostport(hostport)
         if host:
             hosts.append(host)
     return hosts
 
 
-def _format_host(address: str) -> str:
+def format_host(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
@@ -92,9 +93,9 @@ def rewrite_url_loopback(url: str, address: str) -> str:
     pieces = []
     for piece in url[span[0]:span[1]].split(","):
         userinfo, at, hostport = piece.rpartition("@")
-        host, port = _split_hostport(hostport)
+        host, port = split_hostport(hostport)
         if is_loopback(host):
-            host = _format_host(address)
+            host = format_host(address)
         pieces.append(f"{userinfo}{at}{host}{port}")
     return url[:span[0]] + ",".join(pieces) + url[span[1]:]
 
@@ -103,13 +104,13 @@ def rewrite_hostlist_loopback(value: str, address: str) -> str:
     """``rabbit_host`` / ``rabbit_hosts`` style ``host[:port],...`` rewritten."""
     pieces = []
     for piece in value.split(","):
-        host, port = _split_hostport(piece.strip())
-        pieces.append((_format_host(address) if is_loopback(host) else host) + port)
+        host, port = split_hostport(piece.strip())
+        pieces.append((format_host(address) if is_loopback(host) else host) + port)
     return ",".join(pieces)
 
 
 def hostlist_hosts(value: str) -> list[str]:
-    return [_split_hostport(piece.strip())[0] for piece in value.split(",") if piece.strip()]
+    return [split_hostport(piece.strip())[0] for piece in value.split(",") if piece.strip()]
 
 
 def mask_password(value: str) -> str:

@@ -10,16 +10,19 @@ instance's own ``[heat_api]``/``[heat_api_cfn]`` bind_host/bind_port.
 
 from __future__ import annotations
 
+import urllib.parse
+
 from heat_wsgi.model import SERVICES, ApiInstance, ConfOption, Host, Topology
 from heat_wsgi.quoting import ini_key, ini_value
 from heat_wsgi.render.common import (
-    Index, header, heat_conf_path, instance_address, instance_heat_conf_path, is_wildcard,
-    rewrite_hostlist_loopback, rewrite_url_loopback,
+    Index, format_host, header, heat_conf_path, instance_address, instance_heat_conf_path,
+    is_wildcard, rewrite_url_loopback, split_hostport,
 )
 from heat_wsgi.render.inifile import edit_ini, parse_ini
 
 __all__ = [
-    "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "HOST_KEY", "base_settings", "host_edits",
+    "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "HOST_KEY", "DATABASE_KEY",
+    "TRANSPORT_KEY", "LEGACY_DB_KEYS", "LEGACY_AMQP_KEYS", "LEGACY_KEYS", "legacy_transport_url", "base_settings", "host_edits",
     "instance_edits", "instance_host_value", "effective_settings", "render_heat_conf",
     "render_instance_heat_conf", "is_amqp_key",
 ]
@@ -29,16 +32,58 @@ Key = tuple[str, str]
 #: The option that names the Heat "host" (engines register under it).
 HOST_KEY: Key = ("DEFAULT", "host")
 
+#: The option Heat 27 (oslo.db) reads the database URL from.
+DATABASE_KEY: Key = ("database", "connection")
+#: The option Heat 27 (oslo.messaging) reads the AMQP broker from.
+TRANSPORT_KEY: Key = ("DEFAULT", "transport_url")
+#: Old names of ``[database] connection``; oslo.db dropped them, Heat 27
+#: ignores them. The renderer carries their value over and comments them out.
+LEGACY_DB_KEYS: tuple[Key, ...] = (("DEFAULT", "sql_connection"), ("database", "sql_connection"))
+_LEGACY_RABBIT = ("rabbit_host", "rabbit_hosts", "rabbit_port", "rabbit_userid",
+                  "rabbit_password", "rabbit_virtual_host")
+#: Broker options oslo.messaging removed in favour of ``transport_url``.
+LEGACY_AMQP_KEYS: tuple[Key, ...] = tuple(
+    (section, name) for section in ("DEFAULT", "oslo_messaging_rabbit") for name in _LEGACY_RABBIT)
+#: Every legacy option, and the one that replaces it.
+LEGACY_KEYS: dict[Key, Key] = {
+    **{key: DATABASE_KEY for key in LEGACY_DB_KEYS},
+    **{key: TRANSPORT_KEY for key in LEGACY_AMQP_KEYS}}
 #: Options that hold the database URL, the current name first.
-DB_URL_KEYS: tuple[Key, ...] = (
-    ("database", "connection"), ("DEFAULT", "sql_connection"), ("database", "sql_connection"))
+DB_URL_KEYS: tuple[Key, ...] = (DATABASE_KEY,) + LEGACY_DB_KEYS
 #: Options that hold an AMQP URL.
-AMQP_URL_KEYS: tuple[Key, ...] = (("DEFAULT", "transport_url"),)
+AMQP_URL_KEYS: tuple[Key, ...] = (TRANSPORT_KEY,)
 #: Legacy options that hold AMQP host names (``host`` or ``host:port,...``).
 AMQP_HOST_KEYS: tuple[Key, ...] = (
     ("DEFAULT", "rabbit_host"), ("DEFAULT", "rabbit_hosts"),
     ("oslo_messaging_rabbit", "rabbit_host"), ("oslo_messaging_rabbit", "rabbit_hosts"))
 _AMQP_SECTIONS = ("DEFAULT", "oslo_messaging_rabbit", "oslo_messaging_kombu")
+
+
+def legacy_transport_url(settings: dict[Key, str]) -> str:
+    """A ``transport_url`` equivalent to the legacy ``rabbit_*`` options in ``settings``.
+
+    Each option is read from ``[oslo_messaging_rabbit]``, else ``[DEFAULT]``,
+    with oslo.messaging's old defaults (localhost:5672, guest/guest, ``/``).
+    """
+    def get(name: str, default: str) -> str:
+        for section in ("oslo_messaging_rabbit", "DEFAULT"):
+            value = settings.get((section, name))
+            if value is not None and value.strip():
+                return value.strip()
+        return default
+
+    port = get("rabbit_port", "5672")
+    user = urllib.parse.quote(get("rabbit_userid", "guest"), safe="")
+    password = urllib.parse.quote(get("rabbit_password", "guest"), safe="")
+    pieces = []
+    for item in get("rabbit_hosts", get("rabbit_host", "localhost")).split(","):
+        if not item.strip():
+            continue
+        name, its_port = split_hostport(item.strip())
+        pieces.append(f"{user}:{password}@{format_host(name)}{its_port or ':' + port}")
+    vhost = get("rabbit_virtual_host", "/")
+    path = "/" if vhost == "/" else "/" + urllib.parse.quote(vhost, safe="")
+    return "rabbit://" + ",".join(pieces) + path
 
 
 def is_amqp_key(key: Key) -> bool:
@@ -70,38 +115,40 @@ def host_edits(topology: Topology, host: Host, index: Index,
 
     db = topology.database
     db_server = index.hosts.get(db.host) if db and db.host else None
-    present = [key for key in DB_URL_KEYS if key in base]
+    remote_db = db_server is not None and db_server.name != host.name
     if db is not None:
-        target = present[0] if present else DB_URL_KEYS[0]
         url = db.url
-        if db_server is not None and db_server.name != host.name:
+        if remote_db and db_server is not None:
             url = rewrite_url_loopback(url, db_server.address)
-        edits[target] = url
+        edits[DATABASE_KEY] = url
         if db.pool_size is not None:
             edits[("database", "max_pool_size")] = str(db.pool_size)
         if db.max_overflow is not None:
             edits[("database", "max_overflow")] = str(db.max_overflow)
-    if db_server is not None and db_server.name != host.name:
-        for key in present:
-            if key not in edits:
-                edits[key] = rewrite_url_loopback(base[key], db_server.address)
+    elif DATABASE_KEY not in base:
+        # Heat 27 reads only [database] connection: carry a legacy value over
+        # (loopback stays: without a database section no host is known to
+        # serve it, and validation reports that).
+        legacy = next((base[key] for key in LEGACY_DB_KEYS if key in base), None)
+        if legacy is not None:
+            edits[DATABASE_KEY] = legacy
 
     bus = topology.message_bus
     bus_server = index.hosts.get(bus.host) if bus and bus.host else None
     remote_bus = bus_server is not None and bus_server.name != host.name
     if bus is not None:
         url = bus.transport_url
-        edits[AMQP_URL_KEYS[0]] = (rewrite_url_loopback(url, bus_server.address)
-                                   if remote_bus and bus_server else url)
+        edits[TRANSPORT_KEY] = (rewrite_url_loopback(url, bus_server.address)
+                                if remote_bus and bus_server else url)
         edits.update(_options(bus.options))
-    if remote_bus and bus_server is not None:
-        for key in AMQP_URL_KEYS:
-            if key in base and key not in edits:
-                edits[key] = rewrite_url_loopback(base[key], bus_server.address)
-        for key in AMQP_HOST_KEYS:
-            value = edits.get(key, base.get(key))
-            if value is not None:
-                edits[key] = rewrite_hostlist_loopback(value, bus_server.address)
+    elif TRANSPORT_KEY not in base and any(key in base for key in LEGACY_AMQP_KEYS):
+        # Likewise: the rabbit_* options become the transport_url they meant.
+        edits[TRANSPORT_KEY] = legacy_transport_url(base)
+    # Options oslo.db and oslo.messaging no longer read are commented out
+    # (render_heat_conf): their values live on in the options above.
+    for key in LEGACY_KEYS:
+        if key in base:
+            edits[key] = None
 
     edits[("oslo_middleware", "enable_proxy_headers_parsing")] = "true"
     proxy = topology.proxy
@@ -187,11 +234,18 @@ def _quote_edits(edits: dict[Key, str | None]) -> dict[Key, str | None]:
             for (s, k), v in edits.items()}
 
 
+def _legacy_comments(edits: dict[Key, str | None]) -> dict[Key, str]:
+    """The note above each legacy option the rendered file comments out."""
+    return {key: f"heat_wsgi: Heat 27 does not read [{key[0]}] {key[1]}; "
+                 f"[{LEGACY_KEYS[key][0]}] {LEGACY_KEYS[key][1]} carries its value"
+            for key, value in edits.items() if value is None and key in LEGACY_KEYS}
+
+
 def render_heat_conf(topology: Topology, host: Host, index: Index,
                      base: dict[Key, str] | None = None) -> str:
     """``host``'s heat.conf (its engines'): the base text with heat_wsgi's options set."""
-    edits = _quote_edits(host_edits(topology, host, index, base))
-    body = edit_ini(topology.base_config, edits)
+    raw = host_edits(topology, host, index, base)
+    body = edit_ini(topology.base_config, _quote_edits(raw), _legacy_comments(raw))
     top = header("#", topology, f"heat.conf for host {host.name!r} and its heat-engines "
                  f"({heat_conf_path(host)})")
     return "\n".join(top) + "\n" + body
@@ -201,8 +255,8 @@ def render_instance_heat_conf(topology: Topology, instance: ApiInstance, host: H
                               index: Index, base: dict[Key, str] | None = None,
                               host_level: dict[Key, str | None] | None = None) -> str:
     """``instance``'s own full copy of its host's heat.conf."""
-    edits = _quote_edits(instance_edits(topology, instance, host, index, base, host_level))
-    body = edit_ini(topology.base_config, edits)
+    raw = instance_edits(topology, instance, host, index, base, host_level)
+    body = edit_ini(topology.base_config, _quote_edits(raw), _legacy_comments(raw))
     top = header("#", topology, f"heat.conf for {instance.info.program} instance "
                  f"{instance.name!r} on host {host.name!r} "
                  f"({instance_heat_conf_path(instance, host)})")

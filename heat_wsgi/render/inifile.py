@@ -12,7 +12,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["IniSyntaxError", "parse_ini", "edit_ini", "unquote", "syntax_errors"]
+__all__ = ["IniSyntaxError", "parse_ini", "option_lines", "edit_ini", "unquote", "syntax_errors"]
 
 Key = tuple[str, str]
 
@@ -123,10 +123,19 @@ def parse_ini(text: str) -> dict[Key, str]:
     return result
 
 
-def edit_ini(text: str, edits: Mapping[Key, str | None]) -> str:
+def option_lines(text: str) -> dict[Key, int]:
+    """``(section, key) -> 1-based line`` of the occurrence oslo.config reads (the last)."""
+    return {(e.section, e.key): e.start + 1 for e in _parse(text).entries if e.section is not None}
+
+
+def edit_ini(text: str, edits: Mapping[Key, str | None],
+             comments: Mapping[Key, str] | None = None) -> str:
     """Return ``text`` with each ``(section, key)`` of ``edits`` set or removed.
 
     ``edits`` maps to already-quoted value text, or ``None`` to remove the key.
+    A removed key that ``comments`` names is commented out instead of dropped:
+    its first occurrence is preceded by ``# <comment>``, and every line of
+    every occurrence gets a leading ``#``.
     The first occurrence of a key is replaced in place and later repeats are
     dropped; a missing key goes after the last option of the last block of its
     section; a missing section is appended (``DEFAULT`` first, then sorted).
@@ -143,7 +152,13 @@ def edit_ini(text: str, edits: Mapping[Key, str | None]) -> str:
         if key not in edits:
             continue
         value = edits[key]
-        if key in seen or value is None:
+        if value is None and comments and key in comments:
+            lines = [f"#{line}" for line in parsed.lines[entry.start:entry.end]]
+            if key not in seen:
+                lines.insert(0, f"# {comments[key]}")
+                seen.add(key)
+            replace[entry.start] = "\n".join(lines)
+        elif key in seen or value is None:
             replace[entry.start] = None
         else:
             replace[entry.start] = f"{entry.key} = {value}"

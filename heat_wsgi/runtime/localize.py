@@ -204,10 +204,6 @@ def localize(topology: Topology, state_dir: Path, venv: Path | None = None) -> L
     transport_url = f"rabbit://guest:guest@{bus.address}:{bus.port}/"
     cfn = next((l for l in (proxy.listeners if proxy else ()) if l.service == "cfn"), None)
     conf = [ConfOption(section=s, key=k, value=v) for s, k, v in KEYSTONELESS + UP_ONLY]
-    # The renderer keeps a base config's legacy "[DEFAULT] sql_connection",
-    # which Heat 27 no longer reads ("No sql_connection parameter is
-    # established"); the current name always works.
-    conf.append(ConfOption(section="database", key="connection", value=db_url))
     conf.append(ConfOption(section="paste_deploy", key="api_paste_config",
                            value=str(SHIPPED_PASTE)))
     if proxy is not None and cfn is not None:
