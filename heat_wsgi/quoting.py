@@ -125,15 +125,18 @@ _APACHE_BARE = re.compile(r"[A-Za-z0-9_./:=,+@%{}|*\[\]-]+")
 
 
 def apache_arg(value: str) -> str:
-    """Quote ``value`` as one argument of an Apache httpd directive."""
+    """Quote ``value`` as one argument of an Apache httpd directive.
+
+    Inside double quotes httpd's ``ap_getword_conf`` reads ``\\\\`` as one
+    backslash and ``\\"`` as a quote, so both are escaped; any other value
+    that is not a plain word gets quoted.
+    """
     _check("Apache config", value)
     if "${" in value:
         raise UnsafeValue("Apache config", value, "Apache expands '${...}'")
     if _APACHE_BARE.fullmatch(value):
         return value
-    if value.endswith("\\"):
-        raise UnsafeValue("Apache config", value, "a trailing backslash would escape the closing quote")
-    return '"' + value.replace('"', '\\"') + '"'
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 _HAPROXY_BARE = re.compile(r"[A-Za-z0-9_.:/@+=,~\[\]-]+")

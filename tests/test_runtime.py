@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -288,6 +289,20 @@ def test_apache_proxies_to_uwsgi(state_dir: Path, api: Service) -> None:
         service.stop()
     assert _gone(service)
     assert process._group_members(service.pid) == []
+
+
+def test_apache_main_config_reads_awkward_paths_back(tmp_path: Path) -> None:
+    # heat_wsgi.quoting.apache_arg writes every path: httpd itself reads
+    # back a server root holding a space, a quote and backslashes.
+    root = tmp_path / 'odd "root" \\x\\'
+    config = apache.write_main_config(root)
+    result = subprocess.run([shutil.which("apache2") or "/usr/sbin/apache2", "-f", str(config),
+                             "-D", "DUMP_RUN_CFG"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f'ServerRoot: "{root}"' in result.stdout
+    assert f'PidFile: "{root}/run/httpd.pid"' in result.stdout
+    with pytest.raises(ServiceError, match="apache.*Apache expands"):
+        apache.render_main_config(tmp_path / "${HOME}")
 
 
 def test_apache_refuses_state_dir_www_data_cannot_reach(tmp_path: Path) -> None:

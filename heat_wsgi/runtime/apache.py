@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from heat_wsgi.errors import ServiceError
+from heat_wsgi.quoting import UnsafeValue, apache_arg
 from heat_wsgi.runtime import process
 from heat_wsgi.runtime.service import Service
 
@@ -35,12 +36,8 @@ def _binary(service: str) -> str:
     return binary
 
 
-def _arg(value: str | os.PathLike[str]) -> str:
-    """Quote one directive argument the way httpd's ap_getword_conf reads it."""
-    text = os.fspath(value)
-    if "\n" in text or "\r" in text:
-        raise ServiceError("apache", f"directive argument must be one line (got {text!r})")
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def module_path(module: str) -> Path:
@@ -66,21 +63,29 @@ def render_main_config(server_root: Path, *, modules: Sequence[str] = (),
             package = MODULE_PACKAGES.get(module, "apache2")
             raise ServiceError("apache", f"module {module!r} not found at {module_path(module)} "
                                          f"(install the {package} package)")
-    lines = [HEADER.rstrip("\n"),
-             f"ServerRoot {_arg(server_root)}",
-             f"ServerName {_arg(server_name)}",
-             f"PidFile {_arg(run / 'httpd.pid')}",
-             f"DefaultRuntimeDir {_arg(run)}",
-             f"Mutex file:{run} default",
-             f"ErrorLog {_arg(server_root / 'logs' / 'error.log')}",
-             "LogLevel warn",
-             f"User {user}",
-             f"Group {group}"]
-    lines += [f"LoadModule {m}_module {_arg(module_path(m))}" for m in wanted]
-    lines += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed',
-              f"CustomLog {_arg(server_root / 'logs' / 'access.log')} timed"]
-    lines += [f"Listen {host}:{port}" for host, port in listen]
-    lines += [f"Include {_arg(inc)}" for inc in includes]
+
+    def a(value: str | os.PathLike[str]) -> str:
+        return apache_arg(os.fspath(value))
+
+    try:
+        lines = [HEADER.rstrip("\n"),
+                 f"ServerRoot {a(server_root)}",
+                 f"ServerName {a(server_name)}",
+                 f"PidFile {a(run / 'httpd.pid')}",
+                 f"DefaultRuntimeDir {a(run)}",
+                 f"Mutex {a(f'file:{run}')} default",
+                 f"ErrorLog {a(server_root / 'logs' / 'error.log')}",
+                 "LogLevel warn",
+                 f"User {a(user)}",
+                 f"Group {a(group)}"]
+        lines += [f"LoadModule {a(f'{m}_module')} {a(module_path(m))}" for m in wanted]
+        lines += ['LogFormat "%h %l %u %t \\"%r\\" %>s %b %D" timed',
+                  f"CustomLog {a(server_root / 'logs' / 'access.log')} timed"]
+        lines += [f"Listen {a(_hostport(host, port))}" for host, port in listen]
+        lines += [f"Include {a(inc)}" for inc in includes]
+    except UnsafeValue as exc:
+        raise ServiceError("apache", f"cannot write the main config under {server_root}: "
+                                     f"{exc}") from exc
     return "\n".join(lines) + "\n"
 
 
