@@ -1,47 +1,50 @@
 """End to end: a CloudWatch alarm scales a Heat autoscaling group.
 
-Real RabbitMQ, MariaDB and heat-engine; heat-api, heat-api-cfn and
-heat-api-cloudwatch under uwsgi. heat-api-cfn and heat-api-cloudwatch run
-the noauth flavor; FakeKeystoneClient is the engine's keystone backend.
+Everything is the real server a user would run: RabbitMQ, MariaDB,
+heat-engine, OpenStack Keystone (``heat_wsgi.runtime.keystone``, its
+database in the same MariaDB), and heat-api, heat-api-cfn and
+heat-api-cloudwatch under uwsgi. heat-api runs its ``default`` flavor
+(keystonemiddleware ``authtoken``) and is called by python-heatclient with
+a keystoneauth session holding the admin's token; heat-api-cfn and
+heat-api-cloudwatch run the ``noauth`` flavor.
+
+Why Keystone is needed at all: Heat 27's engine handles every resource
+signal under the stack's *stored* context (``Stack.load(...,
+use_stored_context=True)``), and ``StoredContext`` asks Keystone for the
+owner's roles and domain (``_load_keystone_data``) as soon as the scaling
+policy makes its first RPC call. In the keystone-less deployment (heat-api
+``noauth``, FakeKeystoneClient) the stored auth URL is the literal
+``"url"``: the signal is accepted (HTTP 200, "adjusting group ... by 1" in
+the engine log) and then fails with ``EndpointNotFound``, so the group never
+grows. With Keystone the engine is configured as Heat documents it: the
+real keystone backend, ``deferred_auth_method = trusts`` with a ``heat``
+service user as ``[trustee]``, and a ``heat`` stack-user domain.
+``deferred_auth_method = password`` is no way round: Heat stores no user
+domain with the password, and Keystone v3 refuses a user name without one
+("Expecting to find domain in user").
 
 Which alarm URL works, and why:
 
 * A scaling policy's ``alarm_url`` (``OS::Heat::ScalingPolicy``) or
   ``AlarmUrl`` (``AWS::AutoScaling::ScalingPolicy``) is an EC2-pre-signed
   URL on the CFN API: ``<heat_waitcondition_server_url, with /signal>/
-  <resource ARN>?AWSAccessKeyId=...&Signature=...``. The engine signs it
-  with the stack domain user's keypair, which FakeKeystoneClient hands out,
-  so it is made without Keystone. heat-api-cfn's noauth flavor serves
-  ``POST /v1/signal/<arn>`` without checking the signature and passes our
-  JSON body to the engine as the signal's details. That is the URL used,
-  and heat.conf must point ``heat_waitcondition_server_url`` (and the
-  metadata URL) at the CFN API for it.
+  <resource ARN>?AWSAccessKeyId=...&Signature=...``, signed with the EC2
+  credential of a stack user the engine creates in Keystone's ``heat``
+  domain. heat-api-cfn's noauth flavor serves ``POST /v1/signal/<arn>``
+  without checking that signature and passes our JSON body to the engine as
+  the signal's details; the engine then acts under the stack's trust. That
+  is the URL used, and heat.conf must point ``heat_waitcondition_server_url``
+  (and the metadata URL) at the CFN API for it.
 * ``OS::Heat::ScalingPolicy``'s ``signal_url`` is heat-api's native
   ``.../resources/<name>/signal``; it needs a Keystone token to call.
-
-What does NOT work with no identity service at all: Heat 27's engine
-handles every resource signal under the stack's *stored* context
-(``Stack.load(..., use_stored_context=True)``), and ``StoredContext``
-looks the user's domain up in Keystone (``_load_keystone_data``) as soon
-as the scaling policy makes its first RPC call. heat-api's noauth filter
-stores the literal auth URL ``"url"``, so the signal is accepted (HTTP
-200, "adjusting group ... by 1" in the engine log) and then fails with
-``EndpointNotFound``. So this test runs a Keystone v3 *token* stand-in
-(``FakeKeystone`` below: discovery plus ``POST /v3/auth/tokens``, nothing
-else) and creates the stack through heat-api's ``standalone`` flavor
-(``authpassword``), which stores that auth URL. The CloudWatch and CFN
-sides stay noauth.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +54,7 @@ import pytest
 
 from conftest import VENV, heat_conf_text
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
+from heat_wsgi.runtime import heat, keystone, mariadb, rabbitmq, uwsgi
 from heat_wsgi.runtime.service import Service, stop_all
 from test_cloudwatch_real import write_uwsgi_ini
 
@@ -85,53 +88,45 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
-KEYSTONE = (FRONT, 5000)
-KEYSTONE_URL = f"http://{KEYSTONE[0]}:{KEYSTONE[1]}"
-DOMAIN = {"id": "default", "name": "Default"}
+KEYSTONE_PORT = 5000
+KEYSTONE_URL = f"http://{FRONT}:{KEYSTONE_PORT}/v3"
+ADMIN_PASSWORD = "cw-e2e-admin"
+# The identities a Keystone-backed Heat is deployed with: a service user
+# for keystonemiddleware and for trusts, and the stack-user domain with its
+# admin (Heat's documented layout, made here through Keystone's API).
+HEAT_USER, HEAT_PASSWORD = "heat", "cw-e2e-heat"
+DOMAIN_ADMIN, DOMAIN_ADMIN_PASSWORD = "heat_domain_admin", "cw-e2e-domain"
 
 
-class FakeKeystone(BaseHTTPRequestHandler):
-    """Just enough of Keystone v3 for keystoneauth's password plugin:
-    version discovery and a project-scoped token for any user."""
+def _admin_session() -> Any:
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
 
-    VERSION = {"id": "v3.14", "status": "stable", "updated": "2020-01-01T00:00:00Z",
-               "links": [{"rel": "self", "href": f"{KEYSTONE_URL}/v3/"}],
-               "media-types": [{"base": "application/json",
-                                "type": "application/vnd.openstack.identity-v3+json"}]}
+    return session.Session(auth=v3.Password(
+        auth_url=KEYSTONE_URL, username="admin", password=ADMIN_PASSWORD,
+        user_domain_id="default", project_name="admin", project_domain_id="default"))
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        if self.path.rstrip("/") == "/v3":
-            self._reply(200, {"version": self.VERSION})
-        else:
-            self._reply(300, {"versions": {"values": [self.VERSION]}})
 
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-        user = body["auth"]["identity"]["password"]["user"]
-        name = user.get("name") or user.get("id")
-        token: dict[str, Any] = {
-            "methods": ["password"], "expires_at": "2099-01-01T00:00:00.000000Z",
-            "issued_at": "2020-01-01T00:00:00.000000Z", "audit_ids": ["cw-e2e"],
-            "user": {"id": name, "name": name, "domain": DOMAIN},
-            "roles": [{"id": "admin", "name": "admin"}], "catalog": []}
-        project = body["auth"].get("scope", {}).get("project")
-        if project:
-            pid = project.get("id") or project.get("name")
-            token["project"] = {"id": pid, "name": pid, "domain": DOMAIN}
-        self._reply(201, {"token": token}, {"X-Subject-Token": "cw-e2e-token"})
+def _make_heat_identities(sess: Any) -> None:
+    """Heat's service user and stack-user domain, as a deployer creates them."""
+    from keystoneclient.v3 import client as ks_client
 
-    def _reply(self, status: int, data: dict[str, Any], headers: dict[str, str] | None = None
-               ) -> None:
-        raw = json.dumps(data).encode()
-        self.send_response(status)
-        for key, value in {"Content-Type": "application/json",
-                           "Content-Length": str(len(raw)), **(headers or {})}.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(raw)
+    ks = ks_client.Client(session=sess)
 
-    def log_message(self, *args: Any) -> None:
-        pass
+    def role(name: str) -> Any:
+        found = ks.roles.list(name=name)
+        return found[0] if found else ks.roles.create(name=name)
+
+    service = ks.projects.create(name="service", domain="default")
+    heat_user = ks.users.create(name=HEAT_USER, password=HEAT_PASSWORD, domain="default")
+    # "service" lets keystonemiddleware validate users' tokens under
+    # Keystone's default policy; "admin" matches what installers grant.
+    for name in ("admin", "service"):
+        ks.roles.grant(role(name), user=heat_user, project=service)
+    domain = ks.domains.create(name="heat", description="Heat stack users")
+    admin = ks.users.create(name=DOMAIN_ADMIN, password=DOMAIN_ADMIN_PASSWORD, domain=domain)
+    ks.roles.grant(role("admin"), user=admin, domain=domain)
+    role("heat_stack_user")
 
 
 @dataclass
@@ -165,15 +160,34 @@ class Stack:
 
 def _heat_conf(state: Path, transport_url: str, database_url: str, name: str,
                flavor: str) -> Path:
+    """The shipped heat.conf, turned from keystone-less to Keystone-backed.
+
+    The engine talks to Keystone for real (the default keystone_backend
+    instead of FakeKeystoneClient) and keeps trusts instead of passwords:
+    deferred_auth_method = password cannot work against Keystone v3, since
+    Heat stores no user domain and v3 needs one to authenticate a user name.
+    """
     text = heat_conf_text(state_dir=state, transport_url=transport_url,
                           database_url=database_url, host="cw-e2e", flavor=flavor)
     cfn = f"http://{FRONT}:8000"
-    text = re.sub(r"(?m)^heat_metadata_server_url = .*$", f"heat_metadata_server_url = {cfn}",
-                  text)
-    text = re.sub(r"(?m)^heat_waitcondition_server_url = .*$",
-                  f"heat_waitcondition_server_url = {cfn}/v1/waitcondition", text)
-    assert f"{cfn}/v1/waitcondition" in text
+    for pattern, line in (
+            (r"(?m)^heat_metadata_server_url = .*$", f"heat_metadata_server_url = {cfn}"),
+            (r"(?m)^heat_waitcondition_server_url = .*$",
+             f"heat_waitcondition_server_url = {cfn}/v1/waitcondition"),
+            (r"(?m)^keystone_backend = .*\n", ""),
+            (r"(?m)^deferred_auth_method = .*$", "deferred_auth_method = trusts\n"
+             "stack_user_domain_name = heat\n"
+             f"stack_domain_admin = {DOMAIN_ADMIN}\n"
+             f"stack_domain_admin_password = {DOMAIN_ADMIN_PASSWORD}")):
+        text, count = re.subn(pattern, line, text)
+        assert count == 1, f"shipped heat.conf lost the line {pattern}"
+    service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
+                    f"username = {HEAT_USER}\npassword = {HEAT_PASSWORD}\n"
+                    "user_domain_id = default\n")
     text += (f"\n[clients_keystone]\nauth_uri = {KEYSTONE_URL}\n"
+             f"\n[keystone_authtoken]\nwww_authenticate_uri = {KEYSTONE_URL}\n"
+             f"{service_user}project_name = service\nproject_domain_id = default\n"
+             f"\n[trustee]\n{service_user}"
              "\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
     path = state / "etc" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,16 +202,21 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("cw-e2e")
     (state / "logs").mkdir()
     services: list[Service] = []
-    keystone = ThreadingHTTPServer(KEYSTONE, FakeKeystone)
-    threading.Thread(target=keystone.serve_forever, daemon=True).start()
     try:
         db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
         services.append(db)
+        identity_db = keystone.create_database(state / "mariadb" / "mysqld.sock", db.address,
+                                               log=db.log)
+        services.append(keystone.start_keystone(
+            VENV, state, database_url=identity_db, address=FRONT, port=KEYSTONE_PORT,
+            admin_password=ADMIN_PASSWORD))
+        sess = _admin_session()
+        _make_heat_identities(sess)
         mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, dist_port=DIST_PORT,
                                      epmd_port=EPMD_PORT)
         services.append(mq)
         conf = _heat_conf(state, mq.transport_url, db.url, "heat.conf", "noauth")
-        api_conf = _heat_conf(state, mq.transport_url, db.url, "heat-api.conf", "standalone")
+        api_conf = _heat_conf(state, mq.transport_url, db.url, "heat-api.conf", "default")
         heat.db_sync(VENV, conf)
         subprocess.run([str(VENV / "bin" / "heat-wsgi"), "cloudwatch", "db-sync",
                         "--config-file", str(conf)], check=True, capture_output=True, text=True)
@@ -210,11 +229,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             ini = write_uwsgi_ini(state, name, FRONT, port, service_conf, module=module)
             services.append(uwsgi.start_uwsgi(VENV, ini, state, name))
 
-        # standalone flavor: heat-api checks this user and password with
-        # (the stand-in) Keystone, and stores its URL with the stack.
-        hc = heat_client.Client("1", endpoint=f"http://{FRONT}:8004/v1/admin",
-                                username="admin", password="secret", include_pass=True,
-                                auth_url=f"{KEYSTONE_URL}/v3")
+        # default flavor: keystonemiddleware checks the admin's token with
+        # Keystone, and the engine makes a trust from it for later signals.
+        project_id = sess.get_project_id()
+        hc = heat_client.Client("1", session=sess,
+                                endpoint=f"http://{FRONT}:8004/v1/{project_id}")
         created = hc.stacks.create(stack_name="cw-e2e-" + uuid.uuid4().hex[:6], template=TEMPLATE)
         stack_id = created["stack"]["id"]
         deadline = time.monotonic() + 120
@@ -227,8 +246,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(hc, query_client(f"http://{FRONT}:8003", state / "botocore"), stack_id,
                     outputs)
     finally:
-        stop_all(list(reversed(services)))
-        keystone.shutdown()
+        stop_all(services)
 
 
 def _alarm(stack: Stack, name: str, url: str) -> None:
