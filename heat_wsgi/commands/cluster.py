@@ -85,8 +85,9 @@ Clients (noauth: any token works, every caller is admin of project "admin"):
     (or export OS_AUTH_TYPE=none OS_ENDPOINT={api}; the admin_token type with
     --os-token noauth works too)
   AWS CloudFormation (boto3), any credentials, region RegionOne, note the trailing /v1/:
-    from heat_wsgi.cluster import cfn_client    # boto3 plus a fix for Heat's "None" dates
-    cfn_client('{cfn}').describe_stacks()"""
+    import boto3
+    boto3.client('cloudformation', endpoint_url='{cfn}', region_name='RegionOne',
+                 aws_access_key_id='any', aws_secret_access_key='any').describe_stacks()"""
 
 
 def cmd_up(args: argparse.Namespace) -> int:
