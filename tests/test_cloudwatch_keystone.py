@@ -1,0 +1,148 @@
+"""heat-api-cloudwatch's keystone flavor (``default``) against a real Keystone.
+
+The pipeline is ``ec2authtoken authtoken context``: Heat's ec2authtoken
+sends the request's AWS signature to Keystone's ``/v3/ec2tokens``, which
+checks it with the secret of an EC2 credential it stores and answers with a
+token; keystonemiddleware's authtoken then validates that token. Here the
+credential is made in Keystone for its bootstrap admin, and botocore's own
+CloudWatch client (query protocol) signs with it, SigV4 in the
+``Authorization`` header, as any AWS SDK would.
+
+Everything runs for real on 127.0.0.27: MariaDB (Heat's and Keystone's
+databases), Keystone under uwsgi, and heat-api-cloudwatch under uwsgi.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import VENV, write_heat_conf
+from heat_wsgi.cw.client import query_client
+from heat_wsgi.runtime import keystone, mariadb, uwsgi
+from heat_wsgi.runtime.service import Service, stop_all
+from test_cloudwatch_real import db_sync, write_uwsgi_ini
+
+pytestmark = pytest.mark.real
+
+ADDRESS = "127.0.0.27"
+KEYSTONE_PORT = 5000
+KEYSTONE_URL = f"http://{ADDRESS}:{KEYSTONE_PORT}/v3"
+CW_PORT = 8003
+ADMIN_PASSWORD = "cw-ks-admin"
+SERVICE_USER, SERVICE_PASSWORD = "heat", "cw-ks-heat"
+
+
+@dataclass
+class Deployment:
+    state: Path
+    url: str
+    access: str
+    secret: str
+
+    def client(self, access: str | None = None, secret: str | None = None) -> Any:
+        return query_client(self.url, self.state / "botocore",
+                            access_key=access or self.access, secret_key=secret or self.secret)
+
+
+def _keystone_setup() -> tuple[str, str]:
+    """The service user Heat's middlewares log in as, and an EC2 credential
+    of the admin in its project: (access, secret)."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+    from keystoneclient.v3 import client as ks_client
+
+    sess = session.Session(auth=v3.Password(
+        auth_url=KEYSTONE_URL, username="admin", password=ADMIN_PASSWORD,
+        user_domain_id="default", project_name="admin", project_domain_id="default"))
+    ks = ks_client.Client(session=sess)
+    service = ks.projects.create(name="service", domain="default")
+    user = ks.users.create(name=SERVICE_USER, password=SERVICE_PASSWORD, domain="default")
+    # Keystone's default policy lets the "service" role validate other
+    # users' tokens, which is what authtoken does.
+    roles = {r.name: r for r in ks.roles.list()}
+    ks.roles.grant(roles.get("service") or ks.roles.create(name="service"), user=user,
+                   project=service)
+    credential = ks.ec2.create(sess.get_user_id(), sess.get_project_id())
+    return credential.access, credential.secret
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    state = tmp_path_factory.mktemp("cw-keystone")
+    (state / "logs").mkdir()
+    services: list[Service] = []
+    try:
+        db = mariadb.start_mariadb(state, address=ADDRESS, port=3306)
+        services.append(db)
+        identity_db = keystone.create_database(state / "mariadb" / "mysqld.sock", db.address,
+                                               log=db.log)
+        services.append(keystone.start_keystone(
+            VENV, state, database_url=identity_db, address=ADDRESS, port=KEYSTONE_PORT,
+            admin_password=ADMIN_PASSWORD))
+        access, secret = _keystone_setup()
+        service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
+                        f"username = {SERVICE_USER}\npassword = {SERVICE_PASSWORD}\n"
+                        "user_domain_id = default\nproject_name = service\n"
+                        "project_domain_id = default\n")
+        # ec2authtoken appends /v3/ec2tokens to the endpoint it finds, so it
+        # gets Keystone's root, not the catalog's .../v3.
+        extra = (f"\n[clients_keystone]\nauth_uri = {KEYSTONE_URL}\n"
+                 f"\n[keystone_authtoken]\nwww_authenticate_uri = {KEYSTONE_URL}\n"
+                 f"{service_user}"
+                 f"\n[ec2authtoken]\n{service_user}"
+                 f"endpoint_override = http://{ADDRESS}:{KEYSTONE_PORT}\n"
+                 "\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
+        # No RabbitMQ: the CloudWatch API never calls the engine.
+        conf = write_heat_conf(state / "etc" / "heat.conf", flavor="default",
+                               transport_url="rabbit://guest:guest@127.0.0.29:5672/",
+                               database_url=db.url, host="cw-keystone", extra=extra)
+        db_sync(conf)
+        ini = write_uwsgi_ini(state, "cw-keystone", ADDRESS, CW_PORT, conf)
+        services.append(uwsgi.start_uwsgi(VENV, ini, state, "cw-keystone"))
+        yield Deployment(state, f"http://{ADDRESS}:{CW_PORT}", access, secret)
+    finally:
+        stop_all(services)
+
+
+def _put(client: Any, ns: str) -> None:
+    client.put_metric_data(Namespace=ns, MetricData=[
+        {"MetricName": "Load", "Value": 42.0, "Unit": "Percent"}])
+
+
+def test_a_request_signed_with_a_keystone_ec2_credential_is_served(deployment):
+    ns = "Keystone/" + uuid.uuid4().hex[:8]
+    client = deployment.client()
+    _put(client, ns)
+    assert [m["MetricName"] for m in client.list_metrics(Namespace=ns)["Metrics"]] == ["Load"]
+
+
+def test_a_wrong_secret_is_refused_in_aws_form_and_writes_nothing(deployment):
+    ns = "Keystone/" + uuid.uuid4().hex[:8]
+    with pytest.raises(ClientError) as refused:
+        _put(deployment.client(secret="not-" + deployment.secret), ns)
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403, error
+    assert error["Error"]["Code"] == "AccessDenied", error
+    assert deployment.client().list_metrics(Namespace=ns)["Metrics"] == []
+
+
+# Keystone 30 answers an unknown access key with 404 ("Could not find
+# credential"); Heat 27's ec2authtoken only expects 401 from ec2tokens, so
+# keystoneauth's NotFound escapes it and cwfaultwrap renders it as a 500
+# InternalFailure. Strict, so the fix (mapping it to a 403 in cwfaultwrap or
+# upstream) shows up here.
+@pytest.mark.xfail(strict=True, reason="Heat's ec2authtoken lets Keystone's 404 for an "
+                                       "unknown EC2 access key escape: 500 InternalFailure")
+def test_an_unknown_access_key_is_refused(deployment):
+    with pytest.raises(ClientError) as refused:
+        deployment.client(access=uuid.uuid4().hex).list_metrics()
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403, error
+    assert error["Error"]["Code"] == "AccessDenied", error
