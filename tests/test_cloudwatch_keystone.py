@@ -133,16 +133,11 @@ def test_a_wrong_secret_is_refused_in_aws_form_and_writes_nothing(deployment):
     assert deployment.client().list_metrics(Namespace=ns)["Metrics"] == []
 
 
-# Keystone 30 answers an unknown access key with 404 ("Could not find
-# credential"); Heat 27's ec2authtoken only expects 401 from ec2tokens, so
-# keystoneauth's NotFound escapes it and cwfaultwrap renders it as a 500
-# InternalFailure. Strict, so the fix (mapping it to a 403 in cwfaultwrap or
-# upstream) shows up here.
-@pytest.mark.xfail(strict=True, reason="Heat's ec2authtoken lets Keystone's 404 for an "
-                                       "unknown EC2 access key escape: 500 InternalFailure")
+# Keystone answers 404 for an unknown EC2 access key, which Heat's ec2authtoken
+# does not handle; cwfaultwrap turns it into the error AWS gives.
 def test_an_unknown_access_key_is_refused(deployment):
     with pytest.raises(ClientError) as refused:
         deployment.client(access=uuid.uuid4().hex).list_metrics()
     error = refused.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 403, error
-    assert error["Error"]["Code"] == "AccessDenied", error
+    assert error["Error"]["Code"] == "InvalidClientTokenId", error

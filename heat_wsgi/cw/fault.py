@@ -92,7 +92,22 @@ def _parse(raw: bytes, status: int) -> tuple[str, str, str]:
     return code, text or f"HTTP {status}", fault
 
 
+def _unknown_access_key(exc: Exception) -> bool:
+    """Keystone answers 404 for an EC2 access key it does not know, and Heat's
+    ec2authtoken only handles 401, so keystoneauth's NotFound escapes it."""
+    try:
+        from keystoneauth1 import exceptions as ks_exceptions
+    except ImportError:
+        return False
+    return isinstance(exc, ks_exceptions.NotFound)
+
+
 def _from_exception(exc: Exception, start_response: StartResponse, rid: str) -> Iterable[bytes]:
+    if _unknown_access_key(exc):
+        LOG.info("%s: InvalidClientTokenId (Keystone does not know the access key)", rid)
+        return error_response(start_response, "InvalidClientTokenId",
+                              "The security token included in the request is invalid.",
+                              "Sender", 403, rid)
     status = getattr(exc, "code", None)
     code = getattr(exc, "title", None)
     if isinstance(status, int) and 400 <= status < 600 and isinstance(code, str):
