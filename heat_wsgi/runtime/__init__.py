@@ -28,7 +28,8 @@ The modules, one job each:
     ``wait_for_http(url, expect_status=200, timeout=30, *, service, pid, log)``,
     ``wait_for_unix_socket(path, timeout, *, service, pid, log)``,
     ``wait_for_log(log, needle, timeout, *, service, pid, offset=0)``,
-    ``http_status(url)``, ``tcp_open(host, port)``, ``log_tail(log)``.
+    ``http_status(url)``, ``tcp_open(host, port)``, ``log_tail(log)``,
+    ``run_to_completion(service, argv, log, timeout)`` for one-shot tools.
 ``service``
     ``Service`` and ``stop_all(services)``.
 ``rabbitmq``
@@ -36,6 +37,7 @@ The modules, one job each:
     dist_port=25672, epmd_port=4369, name='rabbitmq') -> Service`` (procs:
     our own epmd, then the rabbitmq-server wrapper of beam.smp).
 ``mariadb``
+    ``create_database(socket, database=, user=, password=, ...)``;
     ``start_mariadb(state_dir, *, address='127.0.0.1', port=3306,
     database='heat', user='heat', password='heat', name='mariadb',
     max_connections=1000) -> Service`` (``.url`` is a
@@ -45,6 +47,10 @@ The modules, one job each:
     ``start_engine(venv, heat_conf, state_dir, name, *, host=None, workers=1,
     database_url=None) -> Service`` (ready when its workers registered in
     Heat's ``service`` table, or, without a database URL, when the log says so).
+``keystone``
+    ``start_keystone(...)``: a real Keystone (PyPI ``keystone``) under uwsgi,
+    its database in a running MariaDB (``create_database``), fernet keys
+    under the state dir; used where a test needs real Keystone.
 ``uwsgi``
     ``start_uwsgi(venv, ini, state_dir, name, *, health_path='/healthcheck')
     -> Service`` (listen address and log read from the ini).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,21 +21,6 @@ def _bin(venv: Path, name: str, service: str) -> Path:
     return path
 
 
-def _run_tool(service: str, argv: list[str], log: Path, timeout: float) -> None:
-    """Run a one-shot command to completion, its output appended to ``log``."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        try:
-            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise ServiceError(service, f"did not finish in {timeout:g}s"
-                               + process.log_tail(log), str(log)) from exc
-    if result.returncode != 0:
-        raise ServiceError(service, f"exited with status {result.returncode}"
-                           + process.log_tail(log), str(log))
-
-
 def db_sync(venv: Path, heat_conf: Path, *, log: Path | None = None,
             timeout: float = DB_SYNC_TIMEOUT) -> None:
     """Run ``heat-manage --config-file heat_conf db_sync`` to completion.
@@ -48,7 +32,7 @@ def db_sync(venv: Path, heat_conf: Path, *, log: Path | None = None,
     """
     binary = _bin(venv, "heat-manage", "heat-manage db_sync")
     log = log if log is not None else heat_conf.parent / "db_sync.log"
-    _run_tool("heat-manage db_sync", [str(binary), "--config-file", str(heat_conf), "db_sync"],
+    process.run_to_completion("heat-manage db_sync", [str(binary), "--config-file", str(heat_conf), "db_sync"],
               log, timeout)
 
 
@@ -60,7 +44,7 @@ def cloudwatch_db_sync(venv: Path, heat_conf: Path, *, log: Path | None = None,
     """
     binary = _bin(venv, "heat-wsgi", "heat-wsgi cloudwatch db-sync")
     log = log if log is not None else heat_conf.parent / "db_sync.log"
-    _run_tool("heat-wsgi cloudwatch db-sync",
+    process.run_to_completion("heat-wsgi cloudwatch db-sync",
               [str(binary), "cloudwatch", "db-sync", "--config-file", str(heat_conf)],
               log, timeout)
 

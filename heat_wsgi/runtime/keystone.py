@@ -16,7 +16,6 @@ from pathlib import Path
 
 from heat_wsgi.errors import ServiceError
 from heat_wsgi.quoting import ini_value, uwsgi_value
-from heat_wsgi.runtime import heat as heat_runtime
 from heat_wsgi.runtime import mariadb, process, uwsgi
 from heat_wsgi.runtime.service import Service
 
@@ -36,13 +35,8 @@ def create_database(socket_path: Path, db_address: str, *, database: str = "keys
     :param db_address: ``host:port`` the server listens on, for the URL
     :returns: the SQLAlchemy URL Keystone connects with.
     """
-    db = mariadb._quote_sql_ident(database)
-    who, pw = mariadb._quote_sql_string(user), mariadb._quote_sql_string(password)
-    mariadb.run_sql(socket_path, f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4;"
-                                 f"CREATE USER IF NOT EXISTS {who}@'%' IDENTIFIED BY {pw};"
-                                 f"ALTER USER {who}@'%' IDENTIFIED BY {pw};"
-                                 f"GRANT ALL PRIVILEGES ON {db}.* TO {who}@'%';"
-                                 "FLUSH PRIVILEGES;", service=service, log=log)
+    mariadb.create_database(socket_path, database=database, user=user, password=password,
+                            service=service, log=log)
     return f"mysql+pymysql://{user}:{password}@{db_address}/{database}?charset=utf8mb4"
 
 
@@ -79,7 +73,7 @@ def _manage(venv: Path, conf: Path, args: list[str], log: Path, name: str) -> No
     if not binary.is_file():
         raise ServiceError(name, f"cannot run {binary}: not found (pip install keystone)")
     # heat's runtime already runs one-shot tools with their output in a log.
-    heat_runtime._run_tool(f"{name}: keystone-manage {args[0]}",
+    process.run_to_completion(f"{name}: keystone-manage {args[0]}",
                            [str(binary), "--config-file", str(conf), *args], log,
                            MANAGE_TIMEOUT)
 

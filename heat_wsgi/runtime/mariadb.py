@@ -61,6 +61,19 @@ def run_sql(socket_path: Path, sql: str, *, service: str, log: str) -> str:
     return result.stdout
 
 
+def create_database(socket_path: Path, *, database: str, user: str, password: str,
+                    service: str, log: str) -> None:
+    """Create ``database`` and a ``user`` with every right on it, idempotently
+    (the password is reset to ``password`` each time), as root over the
+    server's unix socket."""
+    db, who, pw = _quote_sql_ident(database), _quote_sql_string(user), _quote_sql_string(password)
+    run_sql(socket_path, f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4;"
+                         f"CREATE USER IF NOT EXISTS {who}@'%' IDENTIFIED BY {pw};"
+                         f"ALTER USER {who}@'%' IDENTIFIED BY {pw};"
+                         f"GRANT ALL PRIVILEGES ON {db}.* TO {who}@'%';"
+                         "FLUSH PRIVILEGES;", service=service, log=log)
+
+
 def start_mariadb(state_dir: Path, *, address: str = "127.0.0.1", port: int = 3306,
                   database: str = "heat", user: str = "heat", password: str = "heat",
                   name: str = "mariadb", max_connections: int = MAX_CONNECTIONS,
@@ -95,12 +108,8 @@ def start_mariadb(state_dir: Path, *, address: str = "127.0.0.1", port: int = 33
     try:
         process.wait_for_unix_socket(sock, timeout, service=name, pid=proc.pid, log=log)
         process.wait_for_tcp(address, port, timeout, service=name, pid=proc.pid, log=log)
-        db, who, pw = _quote_sql_ident(database), _quote_sql_string(user), _quote_sql_string(password)
-        run_sql(sock, f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4;"
-                      f"CREATE USER IF NOT EXISTS {who}@'%' IDENTIFIED BY {pw};"
-                      f"ALTER USER {who}@'%' IDENTIFIED BY {pw};"
-                      f"GRANT ALL PRIVILEGES ON {db}.* TO {who}@'%';"
-                      "FLUSH PRIVILEGES;", service=name, log=str(log))
+        create_database(sock, database=database, user=user, password=password,
+                        service=name, log=str(log))
     except BaseException:
         process.stop_proc(proc, 30.0)
         raise

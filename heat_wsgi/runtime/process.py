@@ -384,3 +384,18 @@ def log_size(log: str | os.PathLike[str]) -> int:
         return os.path.getsize(log)
     except OSError:
         return 0
+
+
+def run_to_completion(service: str, argv: list[str], log: Path, timeout: float) -> None:
+    """Run a one-shot command to completion, its output appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        try:
+            result = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise ServiceError(service, f"did not finish in {timeout:g}s"
+                               + log_tail(log), str(log)) from exc
+    if result.returncode != 0:
+        raise ServiceError(service, f"exited with status {result.returncode}"
+                           + log_tail(log), str(log))
