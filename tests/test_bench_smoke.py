@@ -1,0 +1,46 @@
+"""bench/entrypoint.py runs end to end and reports every figure.
+
+Only that it works: a short run on a shared machine says nothing about
+speed, so no figure is compared with a target here. The targets are the
+benchmark's business (``python bench/entrypoint.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.real
+
+BENCH = REPO / "bench" / "entrypoint.py"
+TARGETS = {"bare", "hw-pre", "hw-lazy", "heat-pre", "heat-lazy"}
+POSITIVE = ("cold_start_s", "pss_mb", "pss_after_load_mb", "rps_root", "rps_healthcheck",
+            "cpu_us_root", "cpu_us_healthcheck")
+
+
+def test_quick_run_reports_every_target_and_target_check() -> None:
+    done = subprocess.run([sys.executable, str(BENCH), "--quick", "--json"],
+                          capture_output=True, text=True, timeout=110, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+
+    assert set(report["targets"]) == TARGETS
+    for key, row in report["targets"].items():
+        for name in POSITIVE:
+            assert row[name] > 0, f"{key}: {name} = {row[name]}"
+        # CPU is counted in 10 ms ticks: the bare app may start within one.
+        assert row["cold_cpu_s"] >= 0
+        assert row["failed_requests"] == 0, key
+        assert len(row["starts"]) == report["settings"]["rounds"] == 1
+        assert len(row["bursts"]) == 2 * report["settings"]["bursts"]
+
+    verdicts = report["verdicts"]
+    assert len(verdicts) == 4
+    for verdict in verdicts:
+        assert verdict["ratio"] > 0
+        assert verdict["status"].split()[0] in ("PASS", "MISS")
