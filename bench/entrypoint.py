@@ -234,19 +234,18 @@ def ab(url: str, seconds: int = 0, requests: int = 0,
     except subprocess.TimeoutExpired:
         raise BenchError(f"ab on {url} did not finish in {seconds + 60:g}s") from None
 
-    def number(label: str, default: str | None = None) -> str:
+    def number(label: str) -> str:
         match = re.search(rf"^{label}:\s+([\d.]+)", done.stdout, re.M)
         if match is None:
-            if default is not None:
-                return default
             raise BenchError(f"ab on {url}: no {label!r} in its output "
                              f"(status {done.returncode}): {done.stderr.strip()[-300:]}")
         return match.group(1)
 
     completed = int(number("Complete requests"))
-    # ab counts a body whose length differs from the first one as "failed";
-    # only connection and receive errors matter here.
-    errors = sum(int(m) for m in re.findall(r"\((?:Connect|Receive|Exceptions): (\d+)",
+    # ab counts a body whose length differs from the first one as "failed"
+    # too; only connection, receive and other socket errors matter here.
+    # The breakdown reads "(Connect: 0, Receive: 0, Length: 0, Exceptions: 0)".
+    errors = sum(int(m) for m in re.findall(r"\b(?:Connect|Receive|Exceptions): (\d+)",
                                             done.stdout))
     return float(number("Requests per second")), completed, errors
 
