@@ -80,6 +80,8 @@ def unsafe_reason(value: str) -> str | None:
 
 
 def _check(fmt: str, value: str) -> None:
+    if type(value) is str and value.isprintable():
+        return      # nearly every value: settled without a call to unsafe_reason
     if not isinstance(value, str):
         raise UnsafeValue(fmt, value, "is not a string")
     reason = unsafe_reason(value)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -18,9 +19,7 @@ from heat_wsgi.quoting import UnsafeValue
 from heat_wsgi.render.apache import render_apache_site, render_wsgi_script
 from heat_wsgi.render.common import GENERATOR, Index, build_index, engine_unit_name, heat_conf_path, instance_layout
 from heat_wsgi.render.haproxy import render_haproxy
-from heat_wsgi.render.heatconf import (
-    Key, base_settings, host_edits, render_heat_conf, render_instance_heat_conf,
-)
+from heat_wsgi.render.heatconf import HostHeatConf, base_settings
 from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
 from heat_wsgi.render.uwsgi import render_uwsgi_ini
 
@@ -50,11 +49,27 @@ def host_file_key(host: str, path: str) -> PurePosixPath:
     return PurePosixPath(f"{host}/{path.lstrip('/')}")
 
 
-def _add(files: dict[PurePosixPath, RenderedFile], item: RenderedFile) -> None:
-    key = host_file_key(item.host, item.path)
-    if key in files:
-        raise RenderError(str(key), "two files would be written to the same path")
-    files[key] = item
+class _Files:
+    """The files rendered so far: one per path, handed back sorted by host and path."""
+
+    def __init__(self) -> None:
+        self._keys: dict[PurePosixPath, RenderedFile] = {}
+        self._by_host: dict[str, list[tuple[str, PurePosixPath, RenderedFile]]] = {}
+
+    def add(self, item: RenderedFile) -> None:
+        key = host_file_key(item.host, item.path)
+        if self._keys.setdefault(key, item) is not item:
+            raise RenderError(str(key), "two files would be written to the same path")
+        self._by_host.setdefault(item.host, []).append((item.path, key, item))
+
+    def sorted(self) -> dict[PurePosixPath, RenderedFile]:
+        # Hosts are sorted, then each host's (few dozen) paths: the order of
+        # sorting every file by (host, path), without building 10**5 tuples.
+        result: dict[PurePosixPath, RenderedFile] = {}
+        for host in sorted(self._by_host):
+            for _, key, item in sorted(self._by_host[host], key=itemgetter(0)):
+                result[key] = item
+        return result
 
 
 def render_all(topology: Topology, *, validated: bool = False) -> dict[PurePosixPath, RenderedFile]:
@@ -80,59 +95,58 @@ def render_all(topology: Topology, *, validated: bool = False) -> dict[PurePosix
 def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
     index = build_index(topology)
     base = base_settings(topology)
-    files: dict[PurePosixPath, RenderedFile] = {}
+    files = _Files()
     if topology.proxy is not None:
         proxy_host = index.hosts[topology.proxy.host]
-        _add(files, RenderedFile(
+        files.add(RenderedFile(
             host=proxy_host.name, path=proxy_host.paths.haproxy_config,
             text=render_haproxy(topology, index), mode=0o644, kind="haproxy",
             purpose="HAProxy listeners for the Heat APIs"))
     for host_name in index.heat_hosts:
         host = index.hosts[host_name]
-        _add(files, RenderedFile(
+        heat_conf = HostHeatConf.build(topology, host, index, base)
+        files.add(RenderedFile(
             host=host.name, path=heat_conf_path(host),
-            text=render_heat_conf(topology, host, index, base), mode=0o640,
+            text=heat_conf.host_text(), mode=0o640,
             kind="heat.conf", purpose="heat.conf of the host and its heat-engines "
                                       "(holds credentials)"))
-        host_level = host_edits(topology, host, index, base)
         for instance in index.instances_by_host.get(host_name, []):
-            _render_instance(topology, instance, host, index, files, base, host_level)
+            _render_instance(topology, instance, host, index, files, heat_conf)
         for group in index.engines_by_host.get(host_name, []):
             for number in range(1, group.processes + 1):
-                _add(files, RenderedFile(
+                files.add(RenderedFile(
                     host=host.name,
                     path=f"{host.paths.systemd_dir.rstrip('/')}/{engine_unit_name(number)}",
                     text=render_engine_unit(topology, group, host, number), mode=0o644,
                     kind="systemd", purpose=f"heat-engine {number} of {group.processes}"))
-    return dict(sorted(files.items(), key=lambda kv: (kv[1].host, kv[1].path)))
+    return files.sorted()
 
 
 def _render_instance(topology: Topology, instance: ApiInstance, host: Host, index: Index,
-                     files: dict[PurePosixPath, RenderedFile], base: dict[Key, str],
-                     host_level: dict[Key, str | None]) -> None:
+                     files: _Files, heat_conf: HostHeatConf) -> None:
     layout = instance_layout(topology, instance, host, index)
     program = instance.info.program
-    _add(files, RenderedFile(
+    files.add(RenderedFile(
         host=host.name, path=layout.heat_conf,
-        text=render_instance_heat_conf(topology, instance, host, index, base, host_level),
+        text=heat_conf.instance_text(instance),
         mode=0o640, kind="heat.conf",
         purpose=f"{program} {instance.name}: its own heat.conf (holds credentials)"))
     if instance.uses_uwsgi:
-        _add(files, RenderedFile(
+        files.add(RenderedFile(
             host=host.name, path=layout.uwsgi_ini,
             text=render_uwsgi_ini(topology, instance, host, layout), mode=0o644,
             kind="uwsgi", purpose=f"{program} {instance.name}: uwsgi ini"))
-        _add(files, RenderedFile(
+        files.add(RenderedFile(
             host=host.name, path=layout.unit_file,
             text=render_uwsgi_unit(topology, instance, host, layout), mode=0o644,
             kind="systemd", purpose=f"{program} {instance.name}: systemd unit for uwsgi"))
     if instance.uses_apache:
-        _add(files, RenderedFile(
+        files.add(RenderedFile(
             host=host.name, path=layout.apache_site,
             text=render_apache_site(topology, instance, host, layout), mode=0o644,
             kind="apache", purpose=f"{program} {instance.name}: Apache site ({instance.mode})"))
     if instance.mode == "mod_wsgi":
-        _add(files, RenderedFile(
+        files.add(RenderedFile(
             host=host.name, path=layout.wsgi_script,
             text=render_wsgi_script(topology, instance, host, layout), mode=0o644,
             kind="wsgi script", purpose=f"{program} {instance.name}: mod_wsgi script"))

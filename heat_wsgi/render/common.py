@@ -12,7 +12,7 @@ __all__ = [
     "GENERATOR", "header", "is_loopback", "is_wildcard", "url_hosts",
     "rewrite_url_loopback", "rewrite_hostlist_loopback", "mask_password", "split_hostport",
     "format_host", "hostlist_hosts",
-    "InstanceLayout", "instance_layout", "instance_address", "heat_conf_path",
+    "InstanceLayout", "instance_layout", "uwsgi_sockets", "instance_address", "heat_conf_path",
     "instance_heat_conf_path", "engine_unit_name", "Index", "build_index",
 ]
 
@@ -191,6 +191,28 @@ def build_index(topology: Topology) -> Index:
     return Index(hosts, by_host, engines, counts, heat_hosts)
 
 
+def uwsgi_sockets(instance: ApiInstance, host: Host) -> tuple[str | None, tuple[str, int] | None]:
+    """Where ``instance``'s uwsgi listens: its unix socket and its ``(address, port)`` http-socket.
+
+    The part of :func:`instance_layout` validation needs for every instance.
+    """
+    socket = instance.socket
+    if instance.mode == "mod_proxy_uwsgi" and socket is None:
+        socket = f"{host.paths.run_dir.rstrip('/')}/{instance.name}.sock"
+    if instance.mode == "mod_wsgi":
+        socket = None
+    http_socket: tuple[str, int] | None = None
+    if instance.mode == "uwsgi":
+        http_socket = (instance_address(instance, host), instance.effective_port)
+    elif instance.mode == "mod_proxy":
+        # uwsgi stays private to the machine: on loopback, the instance's own
+        # loopback address when it has one (several local hosts), else 127.0.0.1.
+        address = instance_address(instance, host)
+        backend = address if is_loopback(address) else "127.0.0.1"
+        http_socket = (backend, instance.effective_backend_port)
+    return socket, http_socket
+
+
 def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
                     index: Index) -> InstanceLayout:
     paths = host.paths
@@ -200,19 +222,7 @@ def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
     name = instance.name
     address = instance_address(instance, host)
     port = instance.effective_port
-    socket = instance.socket
-    if instance.mode == "mod_proxy_uwsgi" and socket is None:
-        socket = f"{run}/{name}.sock"
-    if instance.mode == "mod_wsgi":
-        socket = None
-    http_socket: tuple[str, int] | None = None
-    if instance.mode == "uwsgi":
-        http_socket = (address, port)
-    elif instance.mode == "mod_proxy":
-        # uwsgi stays private to the machine: on loopback, the instance's own
-        # loopback address when it has one (several local hosts), else 127.0.0.1.
-        backend = address if is_loopback(address) else "127.0.0.1"
-        http_socket = (backend, instance.effective_backend_port)
+    socket, http_socket = uwsgi_sockets(instance, host)
     heat_conf = instance_heat_conf_path(instance, host)
     front_address = host.address if is_wildcard(address) else address
     return InstanceLayout(

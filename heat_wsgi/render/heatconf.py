@@ -11,20 +11,21 @@ instance's own ``[heat_api]``/``[heat_api_cfn]`` bind_host/bind_port.
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import dataclass
 
-from heat_wsgi.model import SERVICES, ApiInstance, ConfOption, Host, Topology
+from heat_wsgi.model import SERVICES, ApiInstance, ConfOption, Host, ServiceName, Topology
 from heat_wsgi.quoting import ini_key, ini_value
 from heat_wsgi.render.common import (
     Index, format_host, header, heat_conf_path, instance_address, instance_heat_conf_path,
     is_wildcard, rewrite_url_loopback, split_hostport,
 )
-from heat_wsgi.render.inifile import edit_ini, parse_ini
+from heat_wsgi.render.inifile import IniTemplate, edit_shape, ini_template, parse_ini
 
 __all__ = [
     "DB_URL_KEYS", "AMQP_URL_KEYS", "AMQP_HOST_KEYS", "HOST_KEY", "DATABASE_KEY",
     "TRANSPORT_KEY", "LEGACY_DB_KEYS", "LEGACY_AMQP_KEYS", "LEGACY_KEYS", "legacy_transport_url", "base_settings", "host_edits",
     "instance_edits", "instance_host_value", "effective_settings", "render_heat_conf",
-    "render_instance_heat_conf", "is_amqp_key",
+    "render_instance_heat_conf", "is_amqp_key", "HostHeatConf",
 ]
 
 Key = tuple[str, str]
@@ -188,7 +189,7 @@ def host_edits(topology: Topology, host: Host, index: Index,
     return edits
 
 
-def _bind_edits(instance: ApiInstance, host: Host) -> dict[Key, str | None]:
+def _bind_edits(instance: ApiInstance, host: Host) -> dict[Key, str]:
     group = instance.info.conf_group
     return {(group, "bind_host"): instance_address(instance, host),
             (group, "bind_port"): str(instance.effective_port)}
@@ -210,7 +211,7 @@ def instance_edits(topology: Topology, instance: ApiInstance, host: Host, index:
         host_level = host_edits(topology, host, index, base)
     edits = dict(host_level)
     edits[HOST_KEY] = instance_host_value(edits.get(HOST_KEY) or host.name, instance)
-    if topology.heat_version <= 24 and instance.service != "cloudwatch":
+    if _bind_group(topology, instance.service) is not None:
         edits.update(_bind_edits(instance, host))
     return edits
 
@@ -234,30 +235,110 @@ def _quote_edits(edits: dict[Key, str | None]) -> dict[Key, str | None]:
             for (s, k), v in edits.items()}
 
 
-def _legacy_comments(edits: dict[Key, str | None]) -> dict[Key, str]:
+def _legacy_comments(edits: dict[Key, str | None]) -> tuple[tuple[Key, str], ...]:
     """The note above each legacy option the rendered file comments out."""
-    return {key: f"heat_wsgi: Heat 27 does not read [{key[0]}] {key[1]}; "
-                 f"[{LEGACY_KEYS[key][0]}] {LEGACY_KEYS[key][1]} carries its value"
-            for key, value in edits.items() if value is None and key in LEGACY_KEYS}
+    return tuple((key, f"heat_wsgi: Heat 27 does not read [{key[0]}] {key[1]}; "
+                       f"[{LEGACY_KEYS[key][0]}] {LEGACY_KEYS[key][1]} carries its value")
+                 for key, value in edits.items() if value is None and key in LEGACY_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """The instance copies of a host's heat.conf that set the same options."""
+
+    template: IniTemplate
+    own: tuple[Key, ...]      # options each instance sets itself, in file order
+
+
+@dataclass(frozen=True, slots=True)
+class HostHeatConf:
+    """Everything a host's heat.conf and its instances' copies share, worked out once.
+
+    An instance's copy differs from its host's file only in ``[DEFAULT] host``
+    and, on Heat <= 24, its bind options. So the host's edits are quoted once
+    here, the base text is laid out once per set of options
+    (:func:`~heat_wsgi.render.inifile.ini_template`), and each file only
+    quotes and pastes its own few values.
+    """
+
+    topology: Topology
+    host: Host
+    raw: dict[Key, str | None]        #: :func:`host_edits`, unquoted
+    quoted: dict[Key, str | None]     #: the same, quoted for the file
+    template: IniTemplate             #: the host's own file
+    variants: dict[str | None, _Variant]  #: per bind group (``None``: no bind options)
+
+    @classmethod
+    def build(cls, topology: Topology, host: Host, index: Index,
+              base: dict[Key, str] | None = None,
+              host_level: dict[Key, str | None] | None = None) -> HostHeatConf:
+        raw = host_edits(topology, host, index, base) if host_level is None else host_level
+        quoted = _quote_edits(raw)
+        comments = _legacy_comments(raw)
+        shape = edit_shape(raw)
+        variants: dict[str | None, _Variant] = {}
+        for group in _bind_groups(topology):
+            # The options an instance sets itself: [DEFAULT] host (in the
+            # host's edits already, so it keeps its place) and its bind
+            # options, which keep theirs when the host sets them too and
+            # come last otherwise -- as in instance_edits.
+            own: dict[Key, bool] = {HOST_KEY: True}
+            if group is not None:
+                own.update({(group, "bind_host"): True, (group, "bind_port"): True})
+            order = dict(shape)
+            order.update(own)
+            variants[group] = _Variant(
+                ini_template(topology.base_config, tuple(order.items()), comments),
+                tuple(key for key in order if key in own))
+        return cls(topology, host, raw, quoted,
+                   ini_template(topology.base_config, shape, comments), variants)
+
+    def host_text(self) -> str:
+        """The host's own heat.conf."""
+        top = header("#", self.topology, f"heat.conf for host {self.host.name!r} and its "
+                     f"heat-engines ({heat_conf_path(self.host)})")
+        return "\n".join(top) + "\n" + self.template.fill(self.quoted)
+
+    def instance_text(self, instance: ApiInstance) -> str:
+        """``instance``'s own copy of the host's heat.conf."""
+        host = self.host
+        group = _bind_group(self.topology, instance.service)
+        variant = self.variants[group]
+        own: dict[Key, str] = {HOST_KEY: instance_host_value(self.raw.get(HOST_KEY) or host.name,
+                                                             instance)}
+        if group is not None:
+            own.update(_bind_edits(instance, host))
+        values = dict(self.quoted)
+        # Quoted in file order, so the first bad value is the one reported.
+        for key in variant.own:
+            values[key] = ini_value(own[key])
+        top = header("#", self.topology, f"heat.conf for {instance.info.program} instance "
+                     f"{instance.name!r} on host {host.name!r} "
+                     f"({instance_heat_conf_path(instance, host)})")
+        return "\n".join(top) + "\n" + variant.template.fill(values)
+
+
+def _bind_groups(topology: Topology) -> set[str | None]:
+    """Every value :func:`_bind_group` can take in ``topology``."""
+    return {_bind_group(topology, service) for service in SERVICES}
+
+
+def _bind_group(topology: Topology, service: ServiceName) -> str | None:
+    """The heat.conf group of the bind options an instance of ``service`` sets, if any."""
+    # heat-api-cloudwatch left Heat long before 24: it has no group to bind.
+    if topology.heat_version <= 24 and service != "cloudwatch":
+        return SERVICES[service].conf_group
+    return None
 
 
 def render_heat_conf(topology: Topology, host: Host, index: Index,
                      base: dict[Key, str] | None = None) -> str:
     """``host``'s heat.conf (its engines'): the base text with heat_wsgi's options set."""
-    raw = host_edits(topology, host, index, base)
-    body = edit_ini(topology.base_config, _quote_edits(raw), _legacy_comments(raw))
-    top = header("#", topology, f"heat.conf for host {host.name!r} and its heat-engines "
-                 f"({heat_conf_path(host)})")
-    return "\n".join(top) + "\n" + body
+    return HostHeatConf.build(topology, host, index, base).host_text()
 
 
 def render_instance_heat_conf(topology: Topology, instance: ApiInstance, host: Host,
                               index: Index, base: dict[Key, str] | None = None,
                               host_level: dict[Key, str | None] | None = None) -> str:
     """``instance``'s own full copy of its host's heat.conf."""
-    raw = instance_edits(topology, instance, host, index, base, host_level)
-    body = edit_ini(topology.base_config, _quote_edits(raw), _legacy_comments(raw))
-    top = header("#", topology, f"heat.conf for {instance.info.program} instance "
-                 f"{instance.name!r} on host {host.name!r} "
-                 f"({instance_heat_conf_path(instance, host)})")
-    return "\n".join(top) + "\n" + body
+    return HostHeatConf.build(topology, host, index, base, host_level).instance_text(instance)

@@ -12,7 +12,8 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["IniSyntaxError", "parse_ini", "option_lines", "edit_ini", "unquote", "syntax_errors"]
+__all__ = ["IniSyntaxError", "parse_ini", "option_lines", "edit_ini", "unquote", "syntax_errors",
+           "EditShape", "IniTemplate", "edit_shape", "ini_template"]
 
 Key = tuple[str, str]
 
@@ -128,6 +129,44 @@ def option_lines(text: str) -> dict[Key, int]:
     return {(e.section, e.key): e.start + 1 for e in _parse(text).entries if e.section is not None}
 
 
+#: The shape of an edit: each option in the order given, and whether it is set
+#: (``True``) or removed (``False``). Values are not part of it.
+EditShape = tuple[tuple[Key, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IniTemplate:
+    """What :func:`edit_ini` writes for one shape of edits, with the set values left open.
+
+    Every heat.conf of a topology edits the same base text with the same
+    options, so the line work is done once per shape and each file only pastes
+    its own values in (:meth:`fill`).
+    """
+
+    pieces: tuple[str, ...]   #: literal text before, between and after the slots
+    slots: tuple[Key, ...]    #: the option whose value goes between two pieces
+
+    def fill(self, values: Mapping[Key, str | None]) -> str:
+        """The text, with ``values[key]`` (already quoted) in each slot."""
+        out = [self.pieces[0]]
+        for key, piece in zip(self.slots, self.pieces[1:]):
+            out.append(values[key] or "")
+            out.append(piece)
+        return "".join(out)
+
+
+def edit_shape(edits: Mapping[Key, str | None]) -> EditShape:
+    return tuple((key, value is not None) for key, value in edits.items())
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """An output line ``name = <value of key>``."""
+
+    name: str
+    key: Key
+
+
 def edit_ini(text: str, edits: Mapping[Key, str | None],
              comments: Mapping[Key, str] | None = None) -> str:
     """Return ``text`` with each ``(section, key)`` of ``edits`` set or removed.
@@ -141,34 +180,49 @@ def edit_ini(text: str, edits: Mapping[Key, str | None],
     section; a missing section is appended (``DEFAULT`` first, then sorted).
     Comments, blank lines and every other option are kept as they were.
     """
+    shape = edit_shape(edits)
+    notes = tuple((key, comments[key]) for key, is_set in shape
+                  if not is_set and comments and key in comments)
+    return ini_template(text, shape, notes).fill(edits)
+
+
+@functools.lru_cache(maxsize=256)
+def ini_template(text: str, shape: EditShape,
+                 comments: tuple[tuple[Key, str], ...] = ()) -> IniTemplate:
+    """The :class:`IniTemplate` of editing ``text`` with edits of ``shape``.
+
+    ``comments`` are :func:`edit_ini`'s, as pairs. Cached: a topology asks for
+    the same few shapes once per host and once per API instance.
+    """
     parsed = _parse(text)
-    replace: dict[int, str | None] = {}     # line index -> new line (None: drop)
+    is_set = dict(shape)
+    notes = dict(comments)
+    replace: dict[int, str | _Slot | None] = {}     # line index -> new line (None: drop)
     drop: set[int] = set()
     seen: set[Key] = set()
     for entry in parsed.entries:
         if entry.section is None:
             continue
         key = (entry.section, entry.key)
-        if key not in edits:
+        if key not in is_set:
             continue
-        value = edits[key]
-        if value is None and comments and key in comments:
+        if not is_set[key] and key in notes:
             lines = [f"#{line}" for line in parsed.lines[entry.start:entry.end]]
             if key not in seen:
-                lines.insert(0, f"# {comments[key]}")
+                lines.insert(0, f"# {notes[key]}")
                 seen.add(key)
             replace[entry.start] = "\n".join(lines)
-        elif key in seen or value is None:
+        elif key in seen or not is_set[key]:
             replace[entry.start] = None
         else:
-            replace[entry.start] = f"{entry.key} = {value}"
+            replace[entry.start] = _Slot(entry.key, key)
             seen.add(key)
         drop.update(range(entry.start + 1, entry.end))
 
-    missing: dict[str, list[tuple[str, str]]] = {}
-    for (section, name), value in edits.items():
-        if value is not None and (section, name) not in seen:
-            missing.setdefault(section, []).append((name, value))
+    missing: dict[str, list[_Slot]] = {}
+    for (section, name), set_here in shape:
+        if set_here and (section, name) not in seen:
+            missing.setdefault(section, []).append(_Slot(name, (section, name)))
 
     # Where each existing section's last block ends (after its last option).
     insert_after: dict[str, int] = {}
@@ -180,23 +234,21 @@ def edit_ini(text: str, edits: Mapping[Key, str | None],
         if entry.section is not None and last_block_header.get(entry.section, -1) < entry.start:
             insert_after[entry.section] = entry.end - 1
 
-    additions: dict[int, list[str]] = {}
+    additions: dict[int, list[_Slot]] = {}
     new_sections: list[str] = []
     for section in missing:
-        lines = [f"{key} = {value}" for key, value in missing[section]]
         if section in insert_after:
-            additions.setdefault(insert_after[section], []).extend(lines)
+            additions.setdefault(insert_after[section], []).extend(missing[section])
         else:
             new_sections.append(section)
 
-    out: list[str] = []
+    out: list[str | _Slot] = []
     if "DEFAULT" in new_sections:
         # oslo.config wants options inside a section; DEFAULT leads the file.
         first_header = parsed.headers[0][1] if parsed.headers else len(parsed.lines)
-        prefix = [line for line in parsed.lines[:first_header]]
-        out.extend(prefix)
+        out.extend(parsed.lines[:first_header])
         out.append("[DEFAULT]")
-        out.extend(f"{key} = {value}" for key, value in missing["DEFAULT"])
+        out.extend(missing["DEFAULT"])
         out.append("")
         body_start = first_header
         new_sections.remove("DEFAULT")
@@ -212,10 +264,35 @@ def edit_ini(text: str, edits: Mapping[Key, str | None],
                 out.append(parsed.lines[index])
         out.extend(additions.get(index, ()))
     for section in sorted(new_sections):
-        if out and out[-1].strip():
+        if out and not _blank(out[-1]):
             out.append("")
         out.append(f"[{section}]")
-        out.extend(f"{key} = {value}" for key, value in missing[section])
-    while out and not out[-1].strip():
+        out.extend(missing[section])
+    while out and _blank(out[-1]):
         out.pop()
-    return "\n".join(out) + "\n"
+    return _template(out)
+
+
+def _blank(line: str | _Slot) -> bool:
+    # A slot is never blank: it holds at least "name = ".
+    return isinstance(line, str) and not line.strip()
+
+
+def _template(lines: list[str | _Slot]) -> IniTemplate:
+    """Join ``lines`` with newlines (plus a final one), leaving a gap per slot."""
+    pieces: list[str] = []
+    slots: list[Key] = []
+    text: list[str] = []
+    for number, line in enumerate(lines):
+        if number:
+            text.append("\n")
+        if isinstance(line, _Slot):
+            text.append(f"{line.name} = ")
+            pieces.append("".join(text))
+            slots.append(line.key)
+            text = []
+        else:
+            text.append(line)
+    text.append("\n")
+    pieces.append("".join(text))
+    return IniTemplate(tuple(pieces), tuple(slots))
