@@ -9,6 +9,7 @@ APT_PACKAGES=(
   apache2 libapache2-mod-wsgi-py3   # Apache, Debian's mod_wsgi (py3.11)
   haproxy rabbitmq-server mariadb-server
   libpcre2-dev                      # lets pip's uwsgi build internal routing
+  apache2-utils                     # ab, for bench/entrypoint.py
   curl procps
 )
 
