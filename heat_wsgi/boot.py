@@ -190,7 +190,7 @@ def _boot(prog: str, argv: Sequence[str], environ: Mapping[str, str]) -> WSGIApp
     paste_file = _paste_config_file(prog, conf, cfg)
     app_name, flavor = _check_flavor(prog, paste_file, conf)
     try:
-        app = wsgi.paste_deploy_app(str(paste_file), app_name, conf)
+        app: WSGIApp = wsgi.paste_deploy_app(str(paste_file), app_name, conf)
     except ImportError as exc:
         raise BootError(prog, f"{paste_file}: a filter or app of flavor {flavor!r} needs "
                               f"module {exc.name or exc!s}, which is not installed; "

@@ -88,7 +88,7 @@ def _wants_plain_text(environ: Environ) -> bool:
     return first in ("*/*", "text/plain", "text/*")
 
 
-def wrap(app: Any) -> Any:
+def wrap(app: WSGIApp) -> WSGIApp:
     """Put the fast path in front of a paste urlmap whose ``/healthcheck``
     is oslo's Healthcheck app; return ``app`` unchanged otherwise."""
     for (_domain, url), inner in getattr(app, "applications", ()):
