@@ -79,6 +79,12 @@ def unsafe_reason(value: str) -> str | None:
     return None
 
 
+#: A plain word: every function below writes it unchanged, as none quotes,
+#: expands or refuses any of these characters. Checked first, as most values
+#: of a topology (names, paths, addresses, URLs) are plain words.
+_PLAIN = re.compile(r"[A-Za-z0-9_./:=,+@-]+")
+
+
 def _check(fmt: str, value: str) -> None:
     if type(value) is str and value.isprintable():
         return      # nearly every value: settled without a call to unsafe_reason
@@ -101,6 +107,8 @@ def ini_key(key: str) -> str:
 
 def ini_value(value: str) -> str:
     """Quote ``value`` for an oslo.config ini file."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("ini", value)
     text = value.replace("$", "$$")
     needs_quotes = value.strip() != value or (
@@ -112,6 +120,8 @@ def ini_value(value: str) -> str:
 
 def uwsgi_value(value: str) -> str:
     """Return ``value`` for a uwsgi ini file, where nothing can be quoted."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("uwsgi ini", value)
     if value.strip() != value:
         raise UnsafeValue("uwsgi ini", value, "uwsgi strips leading and trailing whitespace")
@@ -133,6 +143,8 @@ def apache_arg(value: str) -> str:
     backslash and ``\\"`` as a quote, so both are escaped; any other value
     that is not a plain word gets quoted.
     """
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("Apache config", value)
     if "${" in value:
         raise UnsafeValue("Apache config", value, "Apache expands '${...}'")
@@ -146,6 +158,8 @@ _HAPROXY_BARE = re.compile(r"[A-Za-z0-9_.:/@+=,~\[\]-]+")
 
 def haproxy_word(value: str) -> str:
     """Quote ``value`` as one word of haproxy.cfg."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("haproxy.cfg", value)
     if _HAPROXY_BARE.fullmatch(value):
         return value
@@ -156,6 +170,8 @@ def haproxy_word(value: str) -> str:
 
 def systemd_value(value: str) -> str:
     """Escape ``value`` for a plain systemd unit setting (``User=``, ...)."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("systemd unit", value)
     if value.strip() != value:
         raise UnsafeValue("systemd unit", value, "systemd strips leading and trailing whitespace")
@@ -169,6 +185,8 @@ _SYSTEMD_BARE = re.compile(r"[A-Za-z0-9_./:=,+@-]+")
 
 def systemd_exec_arg(value: str) -> str:
     """Quote ``value`` as one argument of a systemd ``Exec*=`` command line."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     _check("systemd unit", value)
     text = value.replace("%", "%%").replace("$", "$$")
     if _SYSTEMD_BARE.fullmatch(value):

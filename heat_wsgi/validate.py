@@ -703,7 +703,9 @@ def _rule_db_budget(ctx: _Context) -> None:
         host = ctx.index.hosts.get(inst.host)
         if host is None:
             continue
-        each = cache.setdefault(host.name, per_process(host))
+        if host.name not in cache:      # once per host, not once per instance
+            cache[host.name] = per_process(host)
+        each = cache[host.name]
         cloudwatch_procs += inst.processes
         cloudwatch += inst.processes * each
     total = engines + cloudwatch

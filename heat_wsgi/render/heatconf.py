@@ -246,7 +246,7 @@ def _legacy_comments(edits: dict[Key, str | None]) -> tuple[tuple[Key, str], ...
 class _Variant:
     """The instance copies of a host's heat.conf that set the same options."""
 
-    template: IniTemplate
+    template: IniTemplate     # host values filled in; a slot per option of ``own``
     own: tuple[Key, ...]      # options each instance sets itself, in file order
 
 
@@ -287,9 +287,10 @@ class HostHeatConf:
                 own.update({(group, "bind_host"): True, (group, "bind_port"): True})
             order = dict(shape)
             order.update(own)
-            variants[group] = _Variant(
-                ini_template(topology.base_config, tuple(order.items()), comments),
-                tuple(key for key in order if key in own))
+            # The host's values go in now; each instance fills only its own.
+            template = ini_template(topology.base_config, tuple(order.items()), comments)
+            variants[group] = _Variant(template.partial(quoted, own),
+                                       tuple(key for key in order if key in own))
         return cls(topology, host, raw, quoted,
                    ini_template(topology.base_config, shape, comments), variants)
 
@@ -308,10 +309,8 @@ class HostHeatConf:
                                                              instance)}
         if group is not None:
             own.update(_bind_edits(instance, host))
-        values = dict(self.quoted)
         # Quoted in file order, so the first bad value is the one reported.
-        for key in variant.own:
-            values[key] = ini_value(own[key])
+        values = {key: ini_value(own[key]) for key in variant.own}
         top = header("#", self.topology, f"heat.conf for {instance.info.program} instance "
                      f"{instance.name!r} on host {host.name!r} "
                      f"({instance_heat_conf_path(instance, host)})")

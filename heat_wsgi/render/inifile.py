@@ -9,7 +9,7 @@ heat_wsgi owns and leaves every other line of the base file as it was.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 __all__ = ["IniSyntaxError", "parse_ini", "option_lines", "edit_ini", "unquote", "syntax_errors",
@@ -153,6 +153,18 @@ class IniTemplate:
             out.append(values[key] or "")
             out.append(piece)
         return "".join(out)
+
+    def partial(self, values: Mapping[Key, str | None], keep: Collection[Key]) -> IniTemplate:
+        """This template with every slot filled from ``values`` except those of ``keep``."""
+        pieces = [self.pieces[0]]
+        slots: list[Key] = []
+        for key, piece in zip(self.slots, self.pieces[1:]):
+            if key in keep:
+                slots.append(key)
+                pieces.append(piece)
+            else:
+                pieces[-1] += (values[key] or "") + piece
+        return IniTemplate(tuple(pieces), tuple(slots))
 
 
 def edit_shape(edits: Mapping[Key, str | None]) -> EditShape:
