@@ -23,9 +23,14 @@ def apache_modules(instance: ApiInstance) -> tuple[str, ...]:
     return _MODULES.get(instance.mode, ())
 
 
+# What a2enmod must be told per mode (authz_core and log_config are always on).
+_ENABLE = {mode: " ".join(m for m in modules if m not in ("authz_core", "log_config"))
+           for mode, modules in _MODULES.items()}
+
+
 def _where(instance: ApiInstance, layout: InstanceLayout) -> list[str]:
     name = layout.apache_site.rsplit("/", 1)[-1]
-    modules = " ".join(m for m in apache_modules(instance) if m not in ("authz_core", "log_config"))
+    modules = _ENABLE.get(instance.mode, "")
     return [
         "#",
         f"# Debian/Ubuntu: copy to /etc/apache2/sites-available/{name}, enable it with",

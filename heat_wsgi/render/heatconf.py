@@ -317,9 +317,9 @@ class HostHeatConf:
         return "\n".join(top) + "\n" + variant.template.fill(values)
 
 
-def _bind_groups(topology: Topology) -> set[str | None]:
-    """Every value :func:`_bind_group` can take in ``topology``."""
-    return {_bind_group(topology, service) for service in SERVICES}
+def _bind_groups(topology: Topology) -> tuple[str | None, ...]:
+    """Every value :func:`_bind_group` can take in ``topology``, in service order."""
+    return tuple(dict.fromkeys(_bind_group(topology, service) for service in SERVICES))
 
 
 def _bind_group(topology: Topology, service: ServiceName) -> str | None:

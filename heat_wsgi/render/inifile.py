@@ -168,6 +168,7 @@ class IniTemplate:
 
 
 def edit_shape(edits: Mapping[Key, str | None]) -> EditShape:
+    """The :data:`EditShape` of ``edits`` (``None`` removes an option)."""
     return tuple((key, value is not None) for key, value in edits.items())
 
 
