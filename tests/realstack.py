@@ -14,7 +14,7 @@ from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
-from heat_wsgi.runtime import heat, mariadb, rabbitmq
+from heat_wsgi.runtime import heat, keystone, mariadb, rabbitmq
 from heat_wsgi.runtime.service import Service, stop_all
 
 from conftest import VENV, write_heat_conf
@@ -65,6 +65,15 @@ def heat_backend(address: str, *, epmd_port: int, engine_workers: int = 2,
         yield Backend(state, conf, mq.transport_url, db.url, services)
     finally:
         stop_all(list(reversed(services)))
+
+
+def start_keystone_on(state: Path, db: Service, *, address: str, port: int,
+                      admin_password: str) -> Service:
+    """A real Keystone on ``address:port`` with its database in ``db``, the
+    MariaDB instance a test already started under ``state``."""
+    identity_db = keystone.create_database(mariadb.socket_path(state), db.address, log=db.log)
+    return keystone.start_keystone(VENV, state, database_url=identity_db, address=address,
+                                   port=port, admin_password=admin_password)
 
 
 def heat_client(endpoint: str) -> Any:

@@ -54,8 +54,9 @@ import pytest
 
 from conftest import VENV, heat_conf_text
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import heat, keystone, mariadb, rabbitmq, uwsgi
+from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
 from heat_wsgi.runtime.service import Service, stop_all
+from realstack import start_keystone_on
 from test_cloudwatch_real import write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -205,11 +206,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
         services.append(db)
-        identity_db = keystone.create_database(state / "mariadb" / "mysqld.sock", db.address,
-                                               log=db.log)
-        services.append(keystone.start_keystone(
-            VENV, state, database_url=identity_db, address=FRONT, port=KEYSTONE_PORT,
-            admin_password=ADMIN_PASSWORD))
+        services.append(start_keystone_on(state, db, address=FRONT, port=KEYSTONE_PORT,
+                                          admin_password=ADMIN_PASSWORD))
         sess = _admin_session()
         _make_heat_identities(sess)
         mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, dist_port=DIST_PORT,

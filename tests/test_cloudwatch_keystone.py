@@ -25,8 +25,9 @@ from botocore.exceptions import ClientError
 
 from conftest import VENV, write_heat_conf
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import keystone, mariadb, uwsgi
+from heat_wsgi.runtime import mariadb, uwsgi
 from heat_wsgi.runtime.service import Service, stop_all
+from realstack import start_keystone_on
 from test_cloudwatch_real import db_sync, write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -81,11 +82,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     try:
         db = mariadb.start_mariadb(state, address=ADDRESS, port=3306)
         services.append(db)
-        identity_db = keystone.create_database(state / "mariadb" / "mysqld.sock", db.address,
-                                               log=db.log)
-        services.append(keystone.start_keystone(
-            VENV, state, database_url=identity_db, address=ADDRESS, port=KEYSTONE_PORT,
-            admin_password=ADMIN_PASSWORD))
+        services.append(start_keystone_on(state, db, address=ADDRESS, port=KEYSTONE_PORT,
+                                          admin_password=ADMIN_PASSWORD))
         access, secret = _keystone_setup()
         service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
                         f"username = {SERVICE_USER}\npassword = {SERVICE_PASSWORD}\n"

@@ -569,7 +569,7 @@ def periodic(cluster: Cluster) -> Iterator[list[str]]:
     """Two more instances, each evaluating every alarm every second, on a
     database of their own (``[heat_wsgi_cloudwatch] connection``), so their
     passes never touch the alarms the other tests set by hand."""
-    mariadb.run_sql(cluster.state / "mariadb" / "mysqld.sock",
+    mariadb.run_sql(mariadb.socket_path(cluster.state),
                     "CREATE DATABASE IF NOT EXISTS cw_periodic CHARACTER SET utf8mb4;"
                     "GRANT ALL PRIVILEGES ON cw_periodic.* TO 'heat'@'%';",
                     service="mariadb", log=str(cluster.state / "logs" / "mariadb.log"))

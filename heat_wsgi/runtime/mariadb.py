@@ -74,6 +74,12 @@ def create_database(socket_path: Path, *, database: str, user: str, password: st
                          "FLUSH PRIVILEGES;", service=service, log=log)
 
 
+def socket_path(state_dir: Path, name: str = "mariadb") -> Path:
+    """The unix socket of the instance ``name`` under ``state_dir``, over
+    which root administers it (:func:`run_sql`, :func:`create_database`)."""
+    return state_dir.absolute() / name / "mysqld.sock"
+
+
 def start_mariadb(state_dir: Path, *, address: str = "127.0.0.1", port: int = 3306,
                   database: str = "heat", user: str = "heat", password: str = "heat",
                   name: str = "mariadb", max_connections: int = MAX_CONNECTIONS,
@@ -92,7 +98,7 @@ def start_mariadb(state_dir: Path, *, address: str = "127.0.0.1", port: int = 33
     state_dir = state_dir.absolute()
     base = state_dir / name
     datadir = base / "data"
-    sock = base / "mysqld.sock"
+    sock = socket_path(state_dir, name)
     log = state_dir / "logs" / f"{name}.log"
     install_db(datadir, service=name, log=log)
     binary = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
