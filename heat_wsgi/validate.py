@@ -42,6 +42,7 @@ from heat_wsgi.model import (
     SERVICE_NAMES, SERVICES, ApiInstance, ConfOption, Host, Paths, Topology,
 )
 from heat_wsgi.quoting import NAME_PATTERN, unsafe_reason
+from heat_wsgi.render import DEPLOYMENT_DIRS
 from heat_wsgi.render.common import (
     Index, build_index, hostlist_hosts, is_loopback, is_wildcard,
     mask_password, rewrite_hostlist_loopback, rewrite_url_loopback, url_hosts, uwsgi_sockets,
@@ -257,6 +258,9 @@ def _rule_names(ctx: _Context) -> None:
             seen[host.name] = i
         if not NAME_PATTERN.fullmatch(host.name):
             ctx.error(f"{path}.name", "must be letters, digits, '_', '.' or '-' (at most 63)", host.name)
+        elif host.name in DEPLOYMENT_DIRS:
+            ctx.error(f"{path}.name", "is reserved: the rendered tree keeps deployment-wide "
+                      f"files in {host.name}/", host.name)
         if not _valid_address(host.address, wildcard_ok=False):
             ctx.error(f"{path}.address", "must be an IP address or host name other hosts can reach", host.address)
         for field_name in ("user", "group"):

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from heat_wsgi.errors import RenderError
-from heat_wsgi.render import RenderedFile, render_manifest
+from heat_wsgi.render import DEPLOYMENT_DIRS, RenderedFile, render_manifest
 
 __all__ = ["write_tree", "holds_credentials", "safe_mode", "MANIFEST_NAME"]
 
@@ -36,11 +36,19 @@ def safe_mode(item: RenderedFile) -> int:
     return mode & 0o640 if holds_credentials(item) else mode
 
 
-def _check_key(key: PurePosixPath) -> None:
+def _check_key(key: PurePosixPath, item: RenderedFile) -> None:
     if key.is_absolute() or not key.parts or any(part in ("..", ".", "") for part in key.parts):
         raise RenderError(str(key), "must be a relative path without '..'")
     if key.parts[0] == MANIFEST_NAME and len(key.parts) == 1:
         raise RenderError(str(key), "clashes with the manifest")
+    # Deployment-wide files and host trees share the top level: keep them apart.
+    deployment_wide = key.parts[0] in DEPLOYMENT_DIRS and len(key.parts) > 1
+    if item.host is not None and deployment_wide:
+        raise RenderError(str(key), f"is a file of host {item.host!r} inside a directory "
+                          f"reserved for deployment-wide files ({', '.join(DEPLOYMENT_DIRS)}/)")
+    if item.host is None and not deployment_wide:
+        raise RenderError(str(key), "is a deployment-wide file outside the directories "
+                          f"reserved for them ({', '.join(DEPLOYMENT_DIRS)}/)")
 
 
 def write_tree(files: Mapping[PurePosixPath, RenderedFile], out_dir: str | Path,
@@ -52,8 +60,8 @@ def write_tree(files: Mapping[PurePosixPath, RenderedFile], out_dir: str | Path,
     untouched and :class:`~heat_wsgi.errors.RenderError` is raised.
     """
     target = Path(out_dir).absolute()
-    for key in files:
-        _check_key(key)
+    for key, item in files.items():
+        _check_key(key, item)
     if target.exists():
         if not target.is_dir():
             raise RenderError(str(target), "exists and is not a directory")

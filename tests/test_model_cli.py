@@ -128,3 +128,22 @@ def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_diagram_command(fmt: str, start: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["diagram", str(SAMPLE), "--format", fmt]) == 0
     assert capsys.readouterr().out.startswith(start)
+
+
+def test_deployment_wide_files_have_their_own_directory(tmp_path: Path) -> None:
+    from heat_wsgi.render import RenderedFile
+    from heat_wsgi.writer import write_tree
+    site = RenderedFile(host=None, path="ansible/site.yml", text="- hosts: all\n", mode=0o644,
+                        kind="uwsgi", purpose="t")
+    written = write_tree({site.key: site}, tmp_path / "out")
+    assert (written / "ansible" / "site.yml").read_text() == "- hosts: all\n"
+    assert "-\tansible/site.yml\t0644" in (written / "MANIFEST").read_text()
+    stray = RenderedFile(host=None, path="site.yml", text="x\n", mode=0o644, kind="uwsgi",
+                         purpose="t")
+    with pytest.raises(RenderError, match="outside the directories reserved"):
+        write_tree({stray.key: stray}, tmp_path / "out2")
+    squatter = RenderedFile(host="ansible", path="/etc/x", text="x\n", mode=0o644,
+                            kind="uwsgi", purpose="t")
+    with pytest.raises(RenderError, match="reserved for deployment-wide"):
+        write_tree({squatter.key: squatter}, tmp_path / "out3")
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()

@@ -57,6 +57,11 @@ def test_duplicate_instance_names() -> None:
     assert fired(t, "api_instances[#3].name", text="unique").value == "api-b"
 
 
+def test_reserved_host_name() -> None:
+    t = replace(base(), hosts=base().hosts + (Host(name="ansible", address="10.0.0.9"),))
+    assert fired(t, "hosts[ansible].name", text="reserved").value == "ansible"
+
+
 def test_duplicate_host_names() -> None:
     t = replace(base(), hosts=base().hosts + (Host(name="a", address="10.0.0.9"),))
     fired(t, "hosts[#3].name", text="unique")

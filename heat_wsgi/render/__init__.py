@@ -1,9 +1,16 @@
 """Render a topology into every file of the deployment, without touching disk.
 
-:func:`render_all` returns a mapping from a per-host relative path
-(``<host>/<absolute path on that host without the leading slash>``) to a
+:func:`render_all` returns a mapping from a relative key to a
 :class:`RenderedFile`; :func:`render_manifest` lists them. Writing them is
-:func:`heat_wsgi.writer.write_tree`'s job.
+:func:`heat_wsgi.writer.write_tree`'s job. Two kinds of file share the
+mapping:
+
+* per-host files: ``host`` is a host name, ``path`` the absolute path on that
+  host, and the key ``<host>/<path without its leading slash>``;
+* deployment-wide files (an inventory, a playbook): ``host`` is ``None``,
+  ``path`` is relative and starts with one of :data:`DEPLOYMENT_DIRS`, and
+  the key is ``path`` itself. Validation keeps host names out of those
+  directories, so the two kinds never collide.
 """
 
 from __future__ import annotations
@@ -23,17 +30,21 @@ from heat_wsgi.render.heatconf import HostHeatConf, base_settings
 from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
 from heat_wsgi.render.uwsgi import render_uwsgi_ini
 
-__all__ = ["FileKind", "RenderedFile", "render_all", "render_manifest", "host_file_key"]
+__all__ = ["FileKind", "RenderedFile", "render_all", "render_manifest", "host_file_key",
+           "DEPLOYMENT_DIRS"]
 
 FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd"]
+
+DEPLOYMENT_DIRS: tuple[str, ...] = ("ansible",)
+"""Top-level directories of deployment-wide files; no host may be named so."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderedFile:
     """One rendered file: where it goes, what it holds and its permissions."""
 
-    host: str            #: host name the file belongs to
-    path: str            #: absolute path on that host
+    host: str | None     #: host name the file belongs to; None: deployment-wide
+    path: str            #: absolute path on that host, or relative when deployment-wide
     text: str            #: the content, ending in exactly one newline
     mode: int            #: permission bits, e.g. ``0o640``
     kind: FileKind       #: which format it is
@@ -44,8 +55,10 @@ class RenderedFile:
         return host_file_key(self.host, self.path)
 
 
-def host_file_key(host: str, path: str) -> PurePosixPath:
-    """``<host>/<path without its leading slash>``."""
+def host_file_key(host: str | None, path: str) -> PurePosixPath:
+    """``<host>/<path without its leading slash>``, or ``path`` when deployment-wide."""
+    if host is None:
+        return PurePosixPath(path)
     return PurePosixPath(f"{host}/{path.lstrip('/')}")
 
 
@@ -54,7 +67,7 @@ class _Files:
 
     def __init__(self) -> None:
         self._keys: dict[PurePosixPath, RenderedFile] = {}
-        self._by_host: dict[str, list[tuple[str, PurePosixPath, RenderedFile]]] = {}
+        self._by_host: dict[str | None, list[tuple[str, PurePosixPath, RenderedFile]]] = {}
 
     def add(self, item: RenderedFile) -> None:
         key = host_file_key(item.host, item.path)
@@ -66,7 +79,8 @@ class _Files:
         # Hosts are sorted, then each host's (few dozen) paths: the order of
         # sorting every file by (host, path), without building 10**5 tuples.
         result: dict[PurePosixPath, RenderedFile] = {}
-        for host in sorted(self._by_host):
+        # Deployment-wide files (host None) come last.
+        for host in sorted(self._by_host, key=lambda h: (h is None, h or "")):
             for _, key, item in sorted(self._by_host[host], key=itemgetter(0)):
                 result[key] = item
         return result
@@ -158,5 +172,6 @@ def render_manifest(files: dict[PurePosixPath, RenderedFile]) -> str:
              "# host\tpath\tmode\tkind\tpurpose"]
     for key in sorted(files):
         item = files[key]
-        lines.append(f"{item.host}\t{item.path}\t{item.mode:04o}\t{item.kind}\t{item.purpose}")
+        host = "-" if item.host is None else item.host
+        lines.append(f"{host}\t{item.path}\t{item.mode:04o}\t{item.kind}\t{item.purpose}")
     return "\n".join(lines) + "\n"
