@@ -18,7 +18,7 @@ from heat_wsgi import TLS, ApiInstance, Host, Paths, Topology
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.render import render_all
 from heat_wsgi.render.apache import render_apache_site
-from heat_wsgi.render.common import build_index, instance_layout
+from heat_wsgi.derive import build_index, instance_layout
 from heat_wsgi.render.systemd import render_uwsgi_unit
 from heat_wsgi.validate import validate
 from render_checks import apache_check, haproxy_check

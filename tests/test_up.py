@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from heat_wsgi import cluster
+from heat_wsgi import cluster, demo
 from heat_wsgi.runtime import haproxy, process
 from heat_wsgi.runtime.record import Record, load
 
@@ -212,7 +212,7 @@ def test_twenty_concurrent_stacks_through_the_proxy(up: tuple[Record, str],
 
 
 def test_boto3_cloudformation_lists_and_describes(up: tuple[Record, str]) -> None:
-    cfn = cluster.cfn_client(CFN)
+    cfn = demo.cfn_client(CFN)
     name = f"cfn-{uuid.uuid4().hex[:6]}"
     body = ('{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Secret": '
             '{"Type": "OS::Heat::RandomString"}}, "Outputs": {"Value": '
