@@ -10,6 +10,7 @@ from heat_wsgi import cluster
 from heat_wsgi.demo import demo_stack
 from heat_wsgi.diagram import render_text_diagram
 from heat_wsgi.runtime.process import log_tail
+from heat_wsgi.services import SERVICES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,8 +80,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     print()
     print(render_text_diagram(result.plan.topology), end="")
     print()
-    api = record.endpoints.get("REST API", "http://127.0.0.1:8004/v1/admin")
-    cfn = record.endpoints.get("CFN API", "http://127.0.0.1:8000/v1/")
+    api = record.endpoints.get(SERVICES["api"].label, "http://127.0.0.1:8004/v1/admin")
+    cfn = record.endpoints.get(SERVICES["cfn"].label, "http://127.0.0.1:8000/v1/")
     print(CLIENT_HELP.format(api=api, cfn=cfn))
     print()
     print("Then: heat-wsgi status | heat-wsgi logs [SERVICE] | heat-wsgi down [--purge]")

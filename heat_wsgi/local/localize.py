@@ -14,6 +14,7 @@ import dataclasses
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from heat_wsgi.derive.addresses import is_loopback
 from heat_wsgi.model import (ApiInstance, ConfOption, Database, EngineGroup, HealthCheck, Host,
@@ -88,8 +89,7 @@ def default_topology(*, engines_per_host: int = 2, cloudwatch: bool = True,
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where ``up`` runs a shared service: host name, address and port."""
 
     host: str

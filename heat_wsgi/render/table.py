@@ -13,11 +13,12 @@ in :data:`HOST_RENDERERS`, :data:`INSTANCE_RENDERERS` or
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from heat_wsgi.derive import Derived, Index
 from heat_wsgi.derive.layout import InstanceLayout, engine_unit_path, heat_conf_path
-from heat_wsgi.files import RenderedFile
+from heat_wsgi.files import FileKind, RenderedFile
 from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
 from heat_wsgi.render.apache import render_apache_site, render_wsgi_script
 from heat_wsgi.render.haproxy import render_haproxy
@@ -25,7 +26,7 @@ from heat_wsgi.render.heatconf import HostHeatConf
 from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
 from heat_wsgi.render.uwsgi import render_uwsgi_ini
 
-__all__ = ["HostView", "HostRenderer", "InstanceRenderer", "DeploymentRenderer",
+__all__ = ["HostView", "HostRenderer", "InstanceRenderer", "InstanceFile", "DeploymentRenderer",
            "HOST_RENDERERS", "INSTANCE_RENDERERS", "DEPLOYMENT_RENDERERS"]
 
 
@@ -120,50 +121,42 @@ def engine_units(view: HostView) -> Iterator[RenderedFile]:
 
 # -- per API instance -----------------------------------------------------------
 
-def _purpose(instance: ApiInstance, what: str) -> str:
-    return f"{instance.info.program} {instance.name}: {what}"
+@dataclass(frozen=True, slots=True)
+class InstanceFile:
+    """One file an API instance gets: when, where, in which format, and its text."""
+
+    kind: FileKind
+    applies: Callable[[ApiInstance], bool]      #: whether this instance gets it
+    path: Callable[[InstanceLayout], str]       #: where on its host
+    text: Callable[[HostView, ApiInstance, InstanceLayout], str]
+    mode: int
+    purpose: str                                #: for the manifest; ``{mode}`` is the instance's
+
+    def __call__(self, view: HostView, instance: ApiInstance,
+                 layout: InstanceLayout) -> RenderedFile | None:
+        if not self.applies(instance):
+            return None
+        return RenderedFile(
+            host=view.host.name, path=self.path(layout), text=self.text(view, instance, layout),
+            mode=self.mode, kind=self.kind,
+            purpose=f"{instance.info.program} {instance.name}: "
+                    + self.purpose.format(mode=instance.mode))
 
 
-def instance_heat_conf(view: HostView, instance: ApiInstance,
-                       layout: InstanceLayout) -> RenderedFile:
-    return RenderedFile(host=view.host.name, path=layout.heat_conf,
-                        text=view.heat_conf.instance_text(instance), mode=0o640,
-                        kind="heat.conf",
-                        purpose=_purpose(instance, "its own heat.conf (holds credentials)"))
+def _always(instance: ApiInstance) -> bool:
+    return True
 
 
-def uwsgi_ini(view: HostView, instance: ApiInstance, layout: InstanceLayout) -> RenderedFile | None:
-    if not instance.uses_uwsgi:
-        return None
-    return RenderedFile(host=view.host.name, path=layout.uwsgi_ini,
-                        text=render_uwsgi_ini(view.topology, instance, view.host, layout),
-                        mode=0o644, kind="uwsgi", purpose=_purpose(instance, "uwsgi ini"))
+def _uses_uwsgi(instance: ApiInstance) -> bool:
+    return instance.uses_uwsgi
 
 
-def uwsgi_unit(view: HostView, instance: ApiInstance, layout: InstanceLayout) -> RenderedFile | None:
-    if not instance.uses_uwsgi:
-        return None
-    return RenderedFile(host=view.host.name, path=layout.unit_file,
-                        text=render_uwsgi_unit(view.topology, instance, view.host, layout),
-                        mode=0o644, kind="systemd",
-                        purpose=_purpose(instance, "systemd unit for uwsgi"))
+def _uses_apache(instance: ApiInstance) -> bool:
+    return instance.uses_apache
 
 
-def apache_site(view: HostView, instance: ApiInstance, layout: InstanceLayout) -> RenderedFile | None:
-    if not instance.uses_apache:
-        return None
-    return RenderedFile(host=view.host.name, path=layout.apache_site,
-                        text=render_apache_site(view.topology, instance, view.host, layout),
-                        mode=0o644, kind="apache",
-                        purpose=_purpose(instance, f"Apache site ({instance.mode})"))
-
-
-def wsgi_script(view: HostView, instance: ApiInstance, layout: InstanceLayout) -> RenderedFile | None:
-    if instance.mode != "mod_wsgi":
-        return None
-    return RenderedFile(host=view.host.name, path=layout.wsgi_script,
-                        text=render_wsgi_script(view.topology, instance, view.host, layout),
-                        mode=0o644, kind="wsgi script", purpose=_purpose(instance, "mod_wsgi script"))
+def _mod_wsgi(instance: ApiInstance) -> bool:
+    return instance.mode == "mod_wsgi"
 
 
 # -- the tables -----------------------------------------------------------------
@@ -178,11 +171,23 @@ HOST_RENDERERS: tuple[HostRenderer, ...] = (
 
 #: Run for every API instance, by :func:`instance_files`.
 INSTANCE_RENDERERS: tuple[InstanceRenderer, ...] = (
-    instance_heat_conf,
-    uwsgi_ini,
-    uwsgi_unit,
-    apache_site,
-    wsgi_script,
+    InstanceFile("heat.conf", _always, lambda layout: layout.heat_conf,
+                 lambda view, inst, layout: view.heat_conf.instance_text(inst),
+                 0o640, "its own heat.conf (holds credentials)"),
+    InstanceFile("uwsgi", _uses_uwsgi, lambda layout: layout.uwsgi_ini,
+                 lambda view, inst, layout: render_uwsgi_ini(view.topology, inst, view.host, layout),
+                 0o644, "uwsgi ini"),
+    InstanceFile("systemd", _uses_uwsgi, lambda layout: layout.unit_file,
+                 lambda view, inst, layout: render_uwsgi_unit(view.topology, inst, view.host, layout),
+                 0o644, "systemd unit for uwsgi"),
+    InstanceFile("apache", _uses_apache, lambda layout: layout.apache_site,
+                 lambda view, inst, layout: render_apache_site(view.topology, inst, view.host,
+                                                               layout),
+                 0o644, "Apache site ({mode})"),
+    InstanceFile("wsgi script", _mod_wsgi, lambda layout: layout.wsgi_script,
+                 lambda view, inst, layout: render_wsgi_script(view.topology, inst, view.host,
+                                                               layout),
+                 0o644, "mod_wsgi script"),
 )
 
 #: Run once, after every per-host file exists; their files have ``host=None``.
