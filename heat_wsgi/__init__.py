@@ -12,14 +12,15 @@ deployment without importing Heat::
 
 :func:`load_topology`, :func:`validate`, :func:`render` and
 :func:`write_tree` are loaded on first use, so ``import heat_wsgi`` (which
-every WSGI process does) costs no more than the model.
+every WSGI process does) costs no more than the model. ``validate`` and
+``render`` are the packages :mod:`heat_wsgi.validate` and
+:mod:`heat_wsgi.render`, callable as their :func:`~heat_wsgi.validate.validate`
+and :func:`~heat_wsgi.render.render_all`.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 from heat_wsgi.errors import BootError, HeatWsgiError, RenderError, ServiceError, TopologyError
@@ -50,39 +51,21 @@ __all__ = [
     "EngineGroup", "SERVICES", "ServiceInfo",
 ]
 
-_LAZY: dict[str, tuple[str, str]] = {
+_LAZY: dict[str, tuple[str, str | None]] = {
     "load_topology": ("heat_wsgi.loader", "load_topology"),
     "loads_topology": ("heat_wsgi.loader", "loads_topology"),
-    "validate": ("heat_wsgi.validate", "validate"),
+    # The packages themselves, callable as validate() and render_all().
+    "validate": ("heat_wsgi.validate", None),
+    "render": ("heat_wsgi.render", None),
     "Problem": ("heat_wsgi.validate", "Problem"),
-    "render": ("heat_wsgi.render", "render_all"),
     "write_tree": ("heat_wsgi.writer", "write_tree"),
 }
 
 
 def __getattr__(name: str) -> Any:
     try:
-        module, attribute = _LAZY[name]
+        module_name, attribute = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
-
-
-class _Package(types.ModuleType):
-    """heat_wsgi's module type: the facade's functions outrank same-named subpackages.
-
-    Importing ``heat_wsgi.validate`` or ``heat_wsgi.render`` (the packages)
-    would otherwise rebind ``heat_wsgi.validate`` and ``heat_wsgi.render``
-    to them and hide the functions; the packages stay reachable as
-    ``from heat_wsgi.render import ...`` through ``sys.modules``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+    module = importlib.import_module(module_name)
+    return module if attribute is None else getattr(module, attribute)

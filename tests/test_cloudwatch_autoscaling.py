@@ -52,11 +52,11 @@ from typing import Any
 
 import pytest
 
-from conftest import VENV, heat_conf_text
+from conftest import VENV, heat_conf_text, holds_for, wait_until
 from heat_wsgi.cw.client import query_client
 from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
 from heat_wsgi.runtime.service import Service, stop_all
-from realstack import start_keystone_on
+from realstack import start_keystone_on, wait_settled
 from test_cloudwatch_real import write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -149,14 +149,10 @@ class Stack:
         return not metadata.get("scaling_in_progress", False)
 
     def wait_size(self, wanted: int, timeout: float = 90.0) -> int:
-        """The group's size once it reached ``wanted`` and settled, or
-        whatever it is at the deadline."""
-        deadline = time.monotonic() + timeout
-        size = self.size()
-        while not (size == wanted and self.settled()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            size = self.size()
-        return size
+        """The group's size once it reached ``wanted`` and settled."""
+        wait_until(lambda: self.size() == wanted and self.settled(), timeout,
+                   f"the group at size {wanted}, settled", interval=0.5)
+        return self.size()
 
 
 def _heat_conf(state: Path, transport_url: str, database_url: str, name: str,
@@ -234,11 +230,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                 endpoint=f"http://{FRONT}:8004/v1/{project_id}")
         created = hc.stacks.create(stack_name="cw-e2e-" + uuid.uuid4().hex[:6], template=TEMPLATE)
         stack_id = created["stack"]["id"]
-        deadline = time.monotonic() + 120
-        current = hc.stacks.get(stack_id)
-        while current.stack_status == "CREATE_IN_PROGRESS" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            current = hc.stacks.get(stack_id)
+        current = wait_settled(hc, stack_id, 120, interval=0.5)
         assert current.stack_status == "CREATE_COMPLETE", current.stack_status_reason
         outputs = {o["output_key"]: o["output_value"] for o in current.outputs}
         yield Stack(hc, query_client(f"http://{FRONT}:8003", state / "botocore"), stack_id,
@@ -287,8 +279,7 @@ def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
 
     # Still above the threshold: no new transition, so no second scaling.
     _load(stack, name, 99.0)
-    time.sleep(3)
-    assert stack.size() == start + 1
+    holds_for(lambda: stack.size() == start + 1, 3.0, "no second scaling", interval=0.5)
 
     # Re-armed through OK, the next crossing scales again.
     stack.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="re-arm")

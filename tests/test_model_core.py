@@ -17,8 +17,8 @@ from heat_wsgi.diagram import render_dot, render_text_diagram
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.loader import load_topology, loads_topology
 from heat_wsgi.schema import topology_schema
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
 

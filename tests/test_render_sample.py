@@ -17,8 +17,8 @@ from heat_wsgi.render import render_all
 from heat_wsgi.derive.heatconf import legacy_transport_url
 from heat_wsgi.derive.ini import parse_ini
 from heat_wsgi.render.inifile import edit_ini
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
 

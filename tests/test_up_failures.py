@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from heat_wsgi.runtime import process
 from heat_wsgi.local.localize import default_topology
 from heat_wsgi.runtime.record import load
 
+from conftest import reachable_dir
+
 pytestmark = pytest.mark.real
 
 HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
@@ -30,8 +31,7 @@ HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
 
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="heat-wsgi-upfail-"))
-    path.chmod(0o755)
+    path = reachable_dir("heat-wsgi-upfail-")
     yield path
     # Whatever happened, nothing recorded may survive the test.
     cluster.down(path, progress=lambda _line: None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from operator import itemgetter
 from pathlib import PurePosixPath
 
+from heat_wsgi.callable_module import make_callable
 from heat_wsgi.derive import Derived
 from heat_wsgi.errors import RenderError, TopologyError
 from heat_wsgi.files import DEPLOYMENT_DIRS, FileKind, RenderedFile, host_file_key, render_manifest
@@ -85,3 +86,7 @@ def _render_all(topology: Topology, derived: Derived) -> dict[PurePosixPath, Ren
             for item in deployment_renderer(topology, derived, per_host):
                 files.add(item)
     return files.sorted()
+
+
+# heat_wsgi.render(topology) is render_all(topology): the facade's name for it.
+make_callable(__name__, render_all)

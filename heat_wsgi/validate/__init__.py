@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from heat_wsgi.callable_module import make_callable
 from heat_wsgi.derive import Derived
 from heat_wsgi.model import Topology
 from heat_wsgi.validate import budgets, heatconf, names, network
@@ -68,3 +69,7 @@ def validate(topology: Topology, derived: Derived | None = None) -> list[Problem
             ctx.error("<internal>", f"rule {rule.__name__.removeprefix('rule_')} failed: {exc!r}")
     order = {"error": 0, "warning": 1}
     return sorted(ctx.problems, key=lambda p: order[p.severity])
+
+
+# heat_wsgi.validate(topology) is validate(topology): the facade's name for it.
+make_callable(__name__, validate)
