@@ -6,12 +6,13 @@ The deployment model is importable without Heat installed::
 """
 
 from heat_wsgi.model import (
-    SERVICES, TLS, ApiInstance, ConfOption, Database, EngineGroup, HealthCheck, Host,
-    Listener, MessageBus, Paths, ProxyConfig, ProxyTimeouts, StatsListener, Topology,
+    SERVICES, TLS, AdminSocket, ApiInstance, ConfOption, Database, EngineGroup, HealthCheck,
+    Host, Listener, MessageBus, Paths, ProxyConfig, ProxyLog, ProxyTimeouts, StatsListener,
+    Topology,
 )
 
 __all__ = [
-    "SERVICES", "TLS", "ApiInstance", "ConfOption", "Database", "EngineGroup", "HealthCheck",
-    "Host", "Listener", "MessageBus", "Paths", "ProxyConfig", "ProxyTimeouts", "StatsListener",
+    "SERVICES", "TLS", "AdminSocket", "ApiInstance", "ConfOption", "Database", "EngineGroup", "HealthCheck",
+    "Host", "Listener", "MessageBus", "Paths", "ProxyConfig", "ProxyLog", "ProxyTimeouts", "StatsListener",
     "Topology",
 ]

@@ -729,6 +729,12 @@ _RULES: tuple[Callable[[_Context], None], ...] = (
 )
 
 
+def _rules() -> tuple[Callable[[_Context], None], ...]:
+    # Imported late: the deploy rules use this module's helpers.
+    from heat_wsgi.validate_deploy import DEPLOY_RULES
+    return _RULES + DEPLOY_RULES
+
+
 def validate(topology: Topology) -> list[Problem]:
     """Every problem of ``topology``; errors first, then warnings. Never raises."""
     if not isinstance(topology, Topology):
@@ -737,7 +743,7 @@ def validate(topology: Topology) -> list[Problem]:
         ctx = _Context(topology)
     except Exception as exc:  # noqa: BLE001 - validate must not raise
         return [Problem(severity="error", path="<internal>", message=f"cannot index the topology: {exc!r}")]
-    for rule in _RULES:
+    for rule in _rules():
         try:
             rule(ctx)
         except Exception as exc:  # noqa: BLE001 - one broken rule must not hide the others

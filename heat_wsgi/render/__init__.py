@@ -33,7 +33,8 @@ from heat_wsgi.render.uwsgi import render_uwsgi_ini
 __all__ = ["FileKind", "RenderedFile", "render_all", "render_manifest", "host_file_key",
            "DEPLOYMENT_DIRS"]
 
-FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd"]
+FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd",
+                   "mariadb", "rabbitmq", "sql", "tmpfiles", "ansible"]
 
 DEPLOYMENT_DIRS: tuple[str, ...] = ("ansible",)
 """Top-level directories of deployment-wide files; no host may be named so."""
@@ -133,7 +134,16 @@ def _render_all(topology: Topology) -> dict[PurePosixPath, RenderedFile]:
                     path=f"{host.paths.systemd_dir.rstrip('/')}/{engine_unit_name(number)}",
                     text=render_engine_unit(topology, group, host, number), mode=0o644,
                     kind="systemd", purpose=f"heat-engine {number} of {group.processes}"))
-    return files.sorted()
+    # Imported here: these modules build RenderedFile, defined above.
+    from heat_wsgi.render.ansible import render_ansible
+    from heat_wsgi.render.machine import machine_files
+    for item in machine_files(topology, index):
+        files.add(item)
+    result = files.sorted()
+    # Deployment-wide renderers see every per-host file (they sort last).
+    for item in render_ansible(topology, index, result):
+        result[item.key] = item
+    return result
 
 
 def _render_instance(topology: Topology, instance: ApiInstance, host: Host, index: Index,
