@@ -40,9 +40,21 @@ def run_tool(tool: str, args: list[str], cwd: Path, timeout: float = 120,
                           capture_output=True, text=True, timeout=timeout)
 
 
-def inventory_list(ansible_dir: Path) -> dict[str, Any]:
-    """``ansible-inventory --list`` of the generated inventory, parsed."""
+def _plain(value: Any) -> Any:
+    """JSON of ansible-inventory with ``{"__ansible_unsafe": x}`` (a !unsafe value) as x."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def inventory_list(ansible_dir: Path, *, raw: bool = False) -> dict[str, Any]:
+    """``ansible-inventory --list`` of the generated inventory, parsed (unsafe values
+    unwrapped unless ``raw``)."""
     result = run_tool("ansible-inventory", ["--list"], ansible_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
-    return data
+    return data if raw else _plain(data)
