@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from heat_wsgi.errors import BootError, HeatWsgiError, RenderError, ServiceError, TopologyError
 from heat_wsgi.files import DEPLOYMENT_DIRS, RenderedFile
 from heat_wsgi.model import (
-    SERVICES, TLS, ApiInstance, ConfOption, Database, EngineGroup, HealthCheck, Host,
-    Listener, MessageBus, Paths, ProxyConfig, ProxyTimeouts, ServiceInfo, StatsListener,
+    SERVICES, TLS, AdminSocket, ApiInstance, ConfOption, Database, EngineGroup, HealthCheck,
+    Host, Listener, MessageBus, Paths, ProxyConfig, ProxyLog, ProxyTimeouts, ServiceInfo,
+    StatsListener,
     Topology,
 )
 from heat_wsgi.quoting import UnsafeValue
@@ -47,8 +48,8 @@ __all__ = [
     "HeatWsgiError", "TopologyError", "RenderError", "UnsafeValue", "ServiceError", "BootError",
     # the model
     "Topology", "Host", "Paths", "ConfOption", "Database", "MessageBus", "TLS", "Listener",
-    "HealthCheck", "ProxyTimeouts", "StatsListener", "ProxyConfig", "ApiInstance",
-    "EngineGroup", "SERVICES", "ServiceInfo",
+    "HealthCheck", "ProxyTimeouts", "StatsListener", "AdminSocket", "ProxyLog", "ProxyConfig",
+    "ApiInstance", "EngineGroup", "SERVICES", "ServiceInfo",
 ]
 
 _LAZY: dict[str, tuple[str, str | None]] = {

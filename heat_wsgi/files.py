@@ -15,15 +15,18 @@ without loading a single renderer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
 __all__ = ["FileKind", "RenderedFile", "DEPLOYMENT_DIRS", "GENERATOR", "host_file_key",
+           "holds_credentials", "safe_mode",
            "render_manifest"]
 
-FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd"]
+FileKind = Literal["haproxy", "heat.conf", "uwsgi", "apache", "wsgi script", "systemd",
+                   "mariadb", "rabbitmq", "sql", "tmpfiles", "ansible"]
 
 DEPLOYMENT_DIRS: tuple[str, ...] = ("ansible",)
 """Top-level directories of deployment-wide files; no host may be named so."""
@@ -64,3 +67,17 @@ def render_manifest(files: Mapping[PurePosixPath, RenderedFile]) -> str:
         host = "-" if item.host is None else item.host
         lines.append(f"{host}\t{item.path}\t{item.mode:04o}\t{item.kind}\t{item.purpose}")
     return "\n".join(lines) + "\n"
+
+
+_SECRET = re.compile(r"(?i)password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
+
+
+def holds_credentials(item: RenderedFile) -> bool:
+    """Whether a file may hold a password (heat.conf always counts)."""
+    return item.kind == "heat.conf" or bool(_SECRET.search(item.text))
+
+
+def safe_mode(item: RenderedFile) -> int:
+    """The mode to write ``item`` with: 0640 or tighter when it holds credentials."""
+    mode = item.mode & 0o777
+    return mode & 0o640 if holds_credentials(item) else mode

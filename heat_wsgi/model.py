@@ -51,7 +51,7 @@ __all__ = [
     "ServiceName", "ServerMode", "Balance", "ServiceInfo", "SERVICES",
     "SERVICE_NAMES", "SERVER_MODES", "Host", "Paths", "ConfOption", "Database",
     "MessageBus", "TLS", "Listener", "HealthCheck", "ProxyTimeouts", "StatsListener",
-    "ProxyConfig", "ApiInstance", "EngineGroup", "Topology", "DEFAULT_HEAT_VERSION",
+    "AdminSocket", "ProxyLog", "ProxyConfig", "ApiInstance", "EngineGroup", "Topology", "DEFAULT_HEAT_VERSION",
 ]
 
 ServerMode = Literal["uwsgi", "mod_wsgi", "mod_proxy", "mod_proxy_uwsgi"]
@@ -158,6 +158,8 @@ class Paths:
     log_dir: str = field(default="/var/log/heat", metadata=doc("Log directory."))
     run_dir: str = field(default="/run/heat", metadata=doc(
         "Directory for unix sockets and pid files."))
+    state_dir: str = field(default="/var/lib/heat", metadata=doc(
+        "Home directory of the service user (created by the Ansible playbook)."))
     venv: str | None = field(default=None, metadata=doc(
         "Virtualenv with heat_wsgi and Heat installed; used for uwsgi, heat-engine "
         "and mod_wsgi's python-home."))
@@ -295,6 +297,17 @@ class HealthCheck:
     inter: str = field(default="2s", metadata=doc("Interval between probes."))
     fall: int = field(default=3, metadata=doc("Failed probes before a server is down."))
     rise: int = field(default=2, metadata=doc("Passed probes before it is up again."))
+    fastinter: str | None = field(default=None, metadata=doc(
+        "Interval between probes while a server is up but has started failing them "
+        "(from the first failure until 'fall' is reached); defaults to inter. A short "
+        "one marks a dead machine down sooner without probing healthy ones more often."))
+    downinter: str | None = field(default=None, metadata=doc(
+        "Interval between probes while a server is down; defaults to inter."))
+    down_within: str | None = field(default=None, metadata=doc(
+        "What the timing must achieve: validation checks that a machine that stops "
+        "answering (powered off: packets vanish, no RST) is marked down within this "
+        "time, counting inter + fall probes that each wait min(inter, timeout connect) "
+        "+ (fall - 1) x fastinter."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "proxy.health_check")
@@ -337,6 +350,43 @@ class StatsListener:
         _check_fields(self, "proxy.stats")
 
 
+AdminSocketMode = Literal["0600", "0660"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminSocket:
+    """HAProxy's admin socket (``stats socket ... level admin``): drain and enable servers."""
+
+    path: str | None = field(default=None, metadata=doc(
+        "Unix socket path; defaults to haproxy.sock in the proxy host's run_dir."))
+    mode: AdminSocketMode = field(default="0600", metadata=doc(
+        "Permissions of the socket, a quoted string: '0600' (root only) or '0660' "
+        "(also the members of 'group'). Never world-accessible: level admin can stop "
+        "every server."))
+    group: str | None = field(default=None, metadata=doc(
+        "Group given the socket; required with mode '0660'."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.admin_socket")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyLog:
+    """Where HAProxy logs requests (option httplog) and health-check changes."""
+
+    target: str = field(default="/dev/log", metadata=doc(
+        "A unix socket such as /dev/log (journald or rsyslog on a systemd host), "
+        "'stdout' or 'stderr' (raw lines, for a foreground haproxy), or host:port of "
+        "a syslog server (UDP)."))
+    facility: str = field(default="local0", metadata=doc("Syslog facility."))
+    health_checks: bool = field(default=True, metadata=doc(
+        "Log every change of a server's check result (option log-health-checks), "
+        "not only the transitions to up and down."))
+
+    def __post_init__(self) -> None:
+        _check_fields(self, "proxy.log")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProxyConfig:
     """The HAProxy that spreads requests over the API instances."""
@@ -362,6 +412,10 @@ class ProxyConfig:
         "Terminate TLS on the listeners with this certificate."))
     stats: StatsListener | None = field(default_factory=StatsListener, metadata=doc(
         "Statistics page; null for none."))
+    admin_socket: AdminSocket | None = field(default_factory=AdminSocket, metadata=doc(
+        "The admin socket rolling restarts drain servers through; null for none."))
+    log: ProxyLog | None = field(default_factory=ProxyLog, metadata=doc(
+        "Request and health-check logging; null for none."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "proxy")
@@ -487,8 +541,8 @@ class Topology:
 def model_classes() -> tuple[type, ...]:
     """Every dataclass of the model, for the schema and the docs."""
     return (Topology, Host, Paths, ConfOption, Database, MessageBus, TLS, Listener,
-            HealthCheck, ProxyTimeouts, StatsListener, ProxyConfig, ApiInstance,
-            EngineGroup)
+            HealthCheck, ProxyTimeouts, StatsListener, AdminSocket, ProxyLog, ProxyConfig,
+            ApiInstance, EngineGroup)
 
 
 def source_at(sources: Mapping[str, str], path: str) -> str | None:

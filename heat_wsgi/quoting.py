@@ -28,6 +28,20 @@ The rules, format by format:
     double-quoted as needed.
 ``python_str`` (the ``.wsgi`` script)
     A Python string literal.
+``yaml_str`` (Ansible inventory and playbooks)
+    A double-quoted YAML scalar. Ansible renders every string it reads as a
+    Jinja template, so a value holding ``{`` or ``%`` is tagged ``!unsafe``:
+    Ansible then passes it on literally, never evaluated.
+``sql_string`` / ``sql_identifier`` (MariaDB statements)
+    A single-quoted literal (``'`` doubled, ``\\`` escaped as the default
+    sql_mode reads it) and a backquoted name (backquote doubled).
+``mysql_option`` (MariaDB option files, ``my.cnf``)
+    A double-quoted value with ``\\`` and ``\\"`` escaped, so ``#`` and
+    whitespace stay part of it.
+``shell_env`` (files a POSIX shell sources, e.g. ``rabbitmq-env.conf``)
+    A single-quoted shell word.
+``tmpfiles_field`` (``tmpfiles.d`` lines)
+    A whitespace-free field with ``%`` doubled (a specifier otherwise).
 """
 
 from __future__ import annotations
@@ -41,7 +55,8 @@ from heat_wsgi.errors import HeatWsgiError
 __all__ = [
     "UnsafeValue", "unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
     "apache_arg", "haproxy_word", "systemd_value", "systemd_exec_arg",
-    "python_str", "dot_string", "NAME_PATTERN",
+    "python_str", "dot_string", "yaml_str", "yaml_key", "sql_string", "sql_identifier",
+    "mysql_option", "shell_env", "tmpfiles_field", "NAME_PATTERN",
 ]
 
 #: Names of instances, hosts and groups: they become file names, unit names,
@@ -207,3 +222,68 @@ def dot_string(value: str) -> str:
     """A double-quoted Graphviz DOT string (``\\n`` in ``value`` stays a DOT line break)."""
     _check("DOT", value)
     return '"' + value.replace("\\", "\\\\").replace("\\\\n", "\\n").replace('"', '\\"') + '"'
+
+
+#: What makes Ansible treat a string as a template: ``{{``, ``{%``, ``{#``
+#: (and a lone ``%`` or ``{`` is tagged too, to leave no doubt).
+_TEMPLATE_MARKERS = ("{", "%")
+
+
+#: Written bare: no YAML indicator, never a number, bool or null in YAML 1.1.
+_YAML_BARE = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
+def yaml_str(value: str) -> str:
+    """A YAML string that Ansible will never template: bare when plain, else double-quoted."""
+    if type(value) is str and _YAML_BARE.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    _check("YAML", value)
+    text = json.dumps(value, ensure_ascii=False)
+    if any(marker in value for marker in _TEMPLATE_MARKERS):
+        return f"!unsafe {text}"
+    return text
+
+
+def yaml_key(value: str) -> str:
+    """A mapping key for Ansible YAML: keys are never templated, so none may look like one."""
+    _check("YAML", value)
+    if any(marker in value for marker in _TEMPLATE_MARKERS):
+        raise UnsafeValue("YAML", value, "a mapping key cannot be tagged !unsafe")
+    return json.dumps(value, ensure_ascii=False)
+
+
+def sql_string(value: str) -> str:
+    """A MariaDB string literal (default sql_mode: backslash is an escape)."""
+    _check("SQL", value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def sql_identifier(value: str) -> str:
+    """A backquoted MariaDB identifier (database, table)."""
+    _check("SQL", value)
+    if not value or value != value.rstrip():
+        raise UnsafeValue("SQL", value, "an identifier cannot be empty or end in a space")
+    return "`" + value.replace("`", "``") + "`"
+
+
+def mysql_option(value: str) -> str:
+    """A value in a MariaDB option file (``key = "value"``)."""
+    _check("MariaDB option file", value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def shell_env(value: str) -> str:
+    """A single-quoted word for a file a POSIX shell sources."""
+    _check("shell", value)
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def tmpfiles_field(value: str) -> str:
+    """One field of a ``tmpfiles.d`` line."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
+    _check("tmpfiles.d", value)
+    if not value or any(c.isspace() for c in value) or "\\" in value:
+        raise UnsafeValue("tmpfiles.d", value, "fields are split on whitespace and unescaped")
+    return value.replace("%", "%%")

@@ -12,32 +12,18 @@ mode the renderer asked for.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from heat_wsgi.errors import RenderError
-from heat_wsgi.files import DEPLOYMENT_DIRS, RenderedFile, render_manifest
+from heat_wsgi.files import (DEPLOYMENT_DIRS, RenderedFile, holds_credentials, render_manifest,
+                             safe_mode)
 
 __all__ = ["write_tree", "write_in_place", "holds_credentials", "safe_mode", "MANIFEST_NAME"]
 
 MANIFEST_NAME = "MANIFEST"
-_SECRET = re.compile(r"(?i)password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
-
-
-def holds_credentials(item: RenderedFile) -> bool:
-    """Whether a file may hold a password (heat.conf always counts)."""
-    return item.kind == "heat.conf" or bool(_SECRET.search(item.text))
-
-
-def safe_mode(item: RenderedFile) -> int:
-    """The mode to write ``item`` with: 0640 or tighter when it holds credentials."""
-    mode = item.mode & 0o777
-    return mode & 0o640 if holds_credentials(item) else mode
-
-
 def _check_key(key: PurePosixPath, item: RenderedFile) -> None:
     if key.is_absolute() or not key.parts or any(part in ("..", ".", "") for part in key.parts):
         raise RenderError(str(key), "must be a relative path without '..'")

@@ -32,9 +32,9 @@ fi
 stamp=.venv/.heat_wsgi-installed
 want=$(sha256sum setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "install: pip install -e .[heat,test,docs]"
+  echo "install: pip install -e .[heat,test,docs,ansible]"
   .venv/bin/pip install -q --upgrade pip setuptools wheel
-  .venv/bin/pip install -q -e '.[heat,test,docs]'
+  .venv/bin/pip install -q -e '.[heat,test,docs,ansible]'
   echo "$want" > "$stamp"
 fi
 echo "install: done"

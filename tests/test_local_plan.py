@@ -57,13 +57,13 @@ def test_each_service_runs_from_a_file_the_plan_writes(tmp_path: Path) -> None:
 
 def test_the_admin_socket_file_quotes_its_path(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    runtime = [f for f in plan_files(plan).values() if f.path.endswith("/runtime.cfg")]
-    assert len(runtime) == 1 and runtime[0].host == "controller"
-    assert f"    stats socket {stats_socket(plan)} mode 600 level admin\n" in runtime[0].text
+    cfg = [f for f in plan_files(plan).values() if f.kind == "haproxy"]
+    assert len(cfg) == 1 and cfg[0].host == "controller"
+    assert f"    stats socket {stats_socket(plan)} mode 600 level admin\n" in cfg[0].text
     # '#' starts a comment in haproxy.cfg; validation lets it into paths.
     odd = localize(default_topology(), tmp_path / "state#1", tmp_path / "venv")
-    runtime_odd = next(f for f in plan_files(odd).values() if f.path.endswith("/runtime.cfg"))
-    assert f"stats socket '{stats_socket(odd)}' mode" in runtime_odd.text
+    cfg_odd = next(f for f in plan_files(odd).values() if f.kind == "haproxy")
+    assert f"stats socket '{stats_socket(odd)}' mode" in cfg_odd.text
 
 
 def test_apache_modes_get_one_apache_per_host_with_its_probes(tmp_path: Path) -> None:

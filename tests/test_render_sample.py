@@ -38,7 +38,7 @@ def test_sample_only_warns_about_the_guides_legacy_options(sample: Topology) -> 
     assert [(p.severity, p.path) for p in problems] == [
         ("warning", "base_config.DEFAULT.sql_connection"),
         ("warning", "base_config.DEFAULT.rabbit_host")]
-    assert problems[0].source is not None and problems[0].source.endswith("topology.sample.yaml:66")
+    assert problems[0].source is not None and problems[0].source.endswith("topology.sample.yaml:78")
     assert "[database] connection" in problems[0].message
     assert "[DEFAULT] transport_url" in problems[1].message
 
@@ -57,9 +57,11 @@ def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
                  "http-check expect status 200", "option forwardfor",
                  "http-request set-header X-Forwarded-Proto http"):
         assert line in rest and line in cfn
+    # The guide's timeouts, but for connect and check: the sample marks a
+    # powered-off machine down within 3 s (proxy.health_check.down_within).
     for line in ("option redispatch", "retries 3", "timeout http-request 10s", "timeout queue 1m",
-                 "timeout connect 10s", "timeout client 1m", "timeout server 2m",
-                 "timeout check 10s"):
+                 "timeout connect 500ms", "timeout client 1m", "timeout server 2m",
+                 "timeout check 2s"):
         assert f"    {line}\n" in haproxy
 
 

@@ -43,18 +43,24 @@ def _connection(args: argparse.Namespace) -> tuple[str, Any]:
 
 
 def db_sync(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
     from heat_wsgi.cw import schema
     from heat_wsgi.cw.store import make_engine
     url, _ = _connection(args)
     try:
         engine = make_engine(url)
         with engine.begin() as conn:
+            before = set(sa.inspect(conn).get_table_names())
             version = schema.create(conn)
+            created = set(sa.inspect(conn).get_table_names()) - before
     except HeatWsgiError:
         raise
     except Exception as exc:  # a driver error: say which database, not a traceback
         raise schema.SchemaError(f"--connection {_safe(url)}: {exc}") from None
-    print(f"heat_wsgi CloudWatch tables ready (schema version {version}) in {_safe(url)}")
+    # "created" tells a deployment tool that this run changed something.
+    state = f"created ({len(created)} new)" if created else "ready"
+    print(f"heat_wsgi CloudWatch tables {state} (schema version {version}) in {_safe(url)}")
     return 0
 
 

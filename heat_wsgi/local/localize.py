@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from heat_wsgi.derive.addresses import is_loopback
-from heat_wsgi.model import (ApiInstance, ConfOption, Database, EngineGroup, HealthCheck, Host,
-                             Listener, MessageBus, Paths, ProxyConfig, Topology)
+from heat_wsgi.model import (AdminSocket, ApiInstance, ConfOption, Database, EngineGroup,
+                             HealthCheck, Host, Listener, MessageBus, Paths, ProxyConfig,
+                             ProxyLog, Topology)
 from heat_wsgi.services import SERVICE_NAMES, ServiceName
 
 REPO_HEAT_CONF = Path(__file__).resolve().parents[2] / "etc" / "heat" / "heat.conf"
@@ -173,6 +174,11 @@ def localize(topology: Topology, state_dir: Path, venv: Path) -> LocalPlan:
             # An instance that stops drops the connections still queued in
             # its listen backlog; retrying those elsewhere keeps clients whole.
             retry_on=proxy.retry_on or RETRY_ON,
+            # `heat-wsgi status` reads this socket; haproxy runs in the
+            # foreground with its output in a log file, and there is no /dev/log.
+            admin_socket=AdminSocket(path=str(state_dir / "run" / "haproxy.sock")),
+            log=ProxyLog(target="stdout", health_checks=proxy.log.health_checks)
+            if proxy.log is not None else None,
             listeners=tuple(dataclasses.replace(l, address=_local(l.address, proxy_address))
                             for l in proxy.listeners),
             stats=(dataclasses.replace(proxy.stats, address=_local(proxy.stats.address,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from heat_wsgi.derive import Index, build_index
 from heat_wsgi.derive.addresses import is_wildcard
 from heat_wsgi.derive.layout import instance_address
-from heat_wsgi.model import Topology
+from heat_wsgi.model import HealthCheck, Host, ProxyConfig, ProxyLog, Topology
 from heat_wsgi.quoting import haproxy_word as w
 from heat_wsgi.render.common import header
 from heat_wsgi.services import SERVICE_NAMES, SERVICES, ServiceName
 from heat_wsgi.errors import RenderError
 
-__all__ = ["render_haproxy", "LISTENER_NAMES"]
+__all__ = ["render_haproxy", "LISTENER_NAMES", "admin_socket_path", "server_check"]
 
 #: Listener names (the first two are the scaling guide's), from the services table.
 LISTENER_NAMES: dict[ServiceName, str] = {name: info.proxy_section for name, info in SERVICES.items()}
@@ -20,6 +20,32 @@ LISTENER_NAMES: dict[ServiceName, str] = {name: info.proxy_section for name, inf
 def _addr(address: str, port: int) -> str:
     host = f"[{address}]" if ":" in address and not address.startswith("[") else address
     return w(f"{host}:{port}")
+
+
+def admin_socket_path(proxy: ProxyConfig, proxy_host: Host) -> str | None:
+    """Where the admin socket is: its own path, else ``<run_dir>/haproxy.sock``."""
+    if proxy.admin_socket is None:
+        return None
+    return proxy.admin_socket.path or f"{proxy_host.paths.run_dir.rstrip('/')}/haproxy.sock"
+
+
+def _log_lines(log: ProxyLog) -> list[str]:
+    if log.target in ("stdout", "stderr"):
+        return [f"    log {log.target} format raw {w(log.facility)}"]
+    return [f"    log {w(log.target)} {w(log.facility)}"]
+
+
+def server_check(hc: HealthCheck) -> str:
+    """The ``check ...`` words of every server line ('' without server checks)."""
+    if not hc.server_check:
+        return ""
+    words = [f" check inter {w(hc.inter)}"]
+    if hc.fastinter is not None:
+        words.append(f" fastinter {w(hc.fastinter)}")
+    if hc.downinter is not None:
+        words.append(f" downinter {w(hc.downinter)}")
+    words.append(f" fall {hc.fall} rise {hc.rise}")
+    return "".join(words)
 
 
 def render_haproxy(topology: Topology, index: Index | None = None) -> str:
@@ -39,11 +65,26 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
     lines += [
         "global",
         f"    maxconn {proxy.maxconn}",
+    ]
+    if proxy.log is not None:
+        lines += _log_lines(proxy.log)
+    socket = admin_socket_path(proxy, proxy_host)
+    if proxy.admin_socket is not None and socket is not None:
+        group = proxy.admin_socket.group
+        owner = f" group {w(group)}" if group is not None and proxy.admin_socket.mode == "0660" else ""
+        # mode is octal without the leading zero, as HAProxy writes it.
+        lines.append(f"    stats socket {w(socket)} mode {proxy.admin_socket.mode[1:]}"
+                     f"{owner} level admin")
+    lines += [
         "",
         "defaults",
         "    mode http",
         f"    maxconn {proxy.maxconn}",
     ]
+    if proxy.log is not None:
+        lines += ["    log global", "    option httplog"]
+        if proxy.log.health_checks:
+            lines.append("    option log-health-checks")
     if proxy.redispatch:
         lines.append("    option redispatch")
     lines += [
@@ -86,7 +127,7 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
                 f"    http-check send meth GET uri {w(hc.uri)}",
                 "    http-check expect status 200",
             ]
-        check = f" check inter {w(hc.inter)} fall {hc.fall} rise {hc.rise}" if hc.server_check else ""
+        check = server_check(hc)
         for name, server_address, port in by_service[listener.service]:
             lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}")
     if proxy.stats is not None:

@@ -20,57 +20,16 @@ from heat_wsgi.derive import Derived, Index
 from heat_wsgi.derive.layout import InstanceLayout, engine_unit_path, heat_conf_path
 from heat_wsgi.files import FileKind, RenderedFile
 from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
+from heat_wsgi.render.ansible import render_ansible
 from heat_wsgi.render.apache import render_apache_site, render_wsgi_script
 from heat_wsgi.render.haproxy import render_haproxy
-from heat_wsgi.render.heatconf import HostHeatConf
+from heat_wsgi.render.machine import machine_files
+from heat_wsgi.render.view import HostView
 from heat_wsgi.render.systemd import render_engine_unit, render_uwsgi_unit
 from heat_wsgi.render.uwsgi import render_uwsgi_ini
 
 __all__ = ["HostView", "HostRenderer", "InstanceRenderer", "InstanceFile", "DeploymentRenderer",
            "HOST_RENDERERS", "INSTANCE_RENDERERS", "DEPLOYMENT_RENDERERS"]
-
-
-class HostView:
-    """One host as its renderers see it: the topology, what is derived, what runs there.
-
-    :ivar topology: the whole topology
-    :ivar derived: its :class:`~heat_wsgi.derive.Derived` facts
-    :ivar host: the host whose files are rendered
-    """
-
-    def __init__(self, topology: Topology, derived: Derived, host: Host) -> None:
-        self.topology = topology
-        self.derived = derived
-        self.host = host
-        self._heat_conf: HostHeatConf | None = None
-
-    @property
-    def index(self) -> Index:
-        return self.derived.index
-
-    @property
-    def instances(self) -> list[ApiInstance]:
-        """The API instances on this host, in topology order."""
-        return self.derived.index.instances_by_host.get(self.host.name, [])
-
-    @property
-    def engines(self) -> list[EngineGroup]:
-        """The engine groups on this host (validation allows one)."""
-        return self.derived.index.engines_by_host.get(self.host.name, [])
-
-    @property
-    def runs_heat(self) -> bool:
-        """Whether the host runs API instances or engines, and so gets a heat.conf."""
-        return bool(self.instances or self.engines)
-
-    @property
-    def heat_conf(self) -> HostHeatConf:
-        """The host's heat.conf, laid out once for it and all its instances."""
-        if self._heat_conf is None:
-            self._heat_conf = HostHeatConf.build(self.topology, self.host, self.index,
-                                                 self.derived.base,
-                                                 self.derived.host_edits(self.host))
-        return self._heat_conf
 
 
 HostRenderer = Callable[[HostView], Iterable[RenderedFile]]
@@ -167,6 +126,7 @@ HOST_RENDERERS: tuple[HostRenderer, ...] = (
     heat_conf_files,
     instance_files,
     engine_units,
+    machine_files,
 )
 
 #: Run for every API instance, by :func:`instance_files`.
@@ -191,4 +151,6 @@ INSTANCE_RENDERERS: tuple[InstanceRenderer, ...] = (
 )
 
 #: Run once, after every per-host file exists; their files have ``host=None``.
-DEPLOYMENT_RENDERERS: tuple[DeploymentRenderer, ...] = ()
+DEPLOYMENT_RENDERERS: tuple[DeploymentRenderer, ...] = (
+    render_ansible,
+)

@@ -7,7 +7,7 @@ timeout). It never raises: a rule that breaks on odd input reports an
 ``internal`` error instead.
 
 The rules live one family per module (``names``, ``network``, ``heatconf``,
-``budgets``). A rule is one function ``rule_x(ctx: RuleContext) -> None``
+``budgets``, ``deploy``). A rule is one function ``rule_x(ctx: RuleContext) -> None``
 (see :class:`~heat_wsgi.validate.context.RuleContext`) plus one line in
 :data:`RULES`. Each runs in time linear in the size of the topology
 (lookups go through :class:`~heat_wsgi.derive.Derived`, built once), so
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from heat_wsgi.callable_module import make_callable
 from heat_wsgi.derive import Derived
 from heat_wsgi.model import Topology
-from heat_wsgi.validate import budgets, heatconf, names, network
+from heat_wsgi.validate import budgets, deploy, heatconf, names, network
 from heat_wsgi.validate.budgets import OSLO_DB_MAX_OVERFLOW, OSLO_DB_POOL_SIZE, RPC_RESPONSE_TIMEOUT
 from heat_wsgi.validate.context import Problem, RuleContext, Severity, duration_seconds
 
@@ -45,6 +45,10 @@ RULES: tuple[Rule, ...] = (
     heatconf.rule_engine_amqp,
     budgets.rule_timeouts_and_sizes,
     budgets.rule_db_budget,
+    deploy.rule_admin_socket,
+    deploy.rule_log,
+    deploy.rule_check_timing,
+    deploy.rule_accounts,
 )
 
 

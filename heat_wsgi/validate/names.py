@@ -14,7 +14,7 @@ from heat_wsgi.validate.context import RuleContext, item_path, valid_address
 __all__ = ["rule_safe_strings", "rule_names"]
 
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-_PATH_UNSAFE = re.compile(r"[\s%$\"'\\;]")
+PATH_UNSAFE = re.compile(r"[\s%$\"'\\;]")
 _INI_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -139,7 +139,7 @@ def _check_paths(ctx: RuleContext, path: str, paths: Paths) -> None:
             continue
         if not value.startswith("/"):
             ctx.error(f"{path}.{f.name}", "must be an absolute path", value)
-        elif _PATH_UNSAFE.search(value):
+        elif PATH_UNSAFE.search(value):
             ctx.error(f"{path}.{f.name}", "must not contain whitespace, quotes, '%', '$', '\\' "
                       "or ';' (uwsgi and systemd would split or expand it)", value)
 

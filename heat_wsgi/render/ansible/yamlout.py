@@ -1,0 +1,96 @@
+"""A small YAML writer for Ansible files: block style, every string through quoting.yaml_str.
+
+Values are ``dict`` (keys kept in order), ``list``/``tuple``, ``str``,
+``int``, ``bool`` and ``None``. A plain ``str`` is data (from the model or
+from heat_wsgi) and Ansible will never template it; a :class:`Jinja` string
+is an expression heat_wsgi itself wrote into a playbook, the only kind of
+value Ansible evaluates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Union
+
+from heat_wsgi.quoting import yaml_key, yaml_str
+
+__all__ = ["Jinja", "Node", "dump_yaml"]
+
+
+class Jinja(str):
+    """A template heat_wsgi wrote on purpose (``"{{ item.dest }}"``): left for Ansible."""
+
+    __slots__ = ()
+
+
+Node = Union[Mapping[str, "Node"], Sequence["Node"], str, int, bool, None]
+
+_BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
+
+
+def _key(key: str) -> str:
+    if _BARE_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS:
+        return key
+    return yaml_key(key)
+
+
+def _scalar(value: Node) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Jinja):
+        # json-style double quotes, no !unsafe: this one Ansible must render.
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, str):
+        return yaml_str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as YAML")
+
+
+def _is_block(value: Node) -> bool:
+    return isinstance(value, (Mapping, list, tuple)) and len(value) > 0
+
+
+def _emit(value: Node, indent: int, out: list[str]) -> None:
+    pad = " " * indent
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if _is_block(item):
+                out.append(f"{pad}{_key(key)}:")
+                _emit(item, indent + (2 if isinstance(item, Mapping) else 2), out)
+            else:
+                out.append(f"{pad}{_key(key)}: {_empty_or_scalar(item)}")
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, Mapping) and item:
+                first = len(out)
+                _emit(item, indent + 2, out)
+                # "- " replaces the two spaces of the first line of the item.
+                out[first] = f"{pad}- {out[first][indent + 2:]}"
+            elif _is_block(item):
+                out.append(f"{pad}-")
+                _emit(item, indent + 2, out)
+            else:
+                out.append(f"{pad}- {_empty_or_scalar(item)}")
+        return
+    out.append(pad + _scalar(value))
+
+
+def _empty_or_scalar(value: Node) -> str:
+    if isinstance(value, Mapping):
+        return "{}"
+    if isinstance(value, (list, tuple)):
+        return "[]"
+    return _scalar(value)
+
+
+def dump_yaml(document: Node, header: Sequence[str] = ()) -> str:
+    """The YAML text of ``document``: the comment lines, ``---``, then the block."""
+    out = [*header, "---"]
+    _emit(document, 0, out)
+    return "\n".join(out) + "\n"

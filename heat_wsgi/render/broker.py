@@ -1,0 +1,68 @@
+"""The broker host's files: RabbitMQ's listener, and the accounts the transport URL names.
+
+``rabbitmq.conf`` makes RabbitMQ listen on the broker host's address (and
+loopback when the host also runs Heat with a loopback URL);
+``rabbitmq-env.conf`` names the node ``rabbit@localhost`` and keeps Erlang
+distribution on loopback, so ``rabbitmqctl`` works whatever the machine's
+host name resolves to. The accounts (user, password, vhost) are handed to
+the deployment, which creates them with ``rabbitmqctl``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+
+from heat_wsgi.model import Topology
+from heat_wsgi.quoting import shell_env
+from heat_wsgi.derive import Index
+from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
+from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
+from heat_wsgi.derive.addresses import format_host, is_loopback, split_hostport
+from heat_wsgi.render.common import header
+
+__all__ = ["BrokerAccount", "broker_accounts", "broker_files", "RABBITMQ_CONF",
+           "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
+
+RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
+RABBITMQ_ENV = "/etc/rabbitmq/rabbitmq-env.conf"
+NODE_NAME = "rabbit@localhost"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFiles:
+    """rabbitmq.conf and rabbitmq-env.conf for the broker host, and its accounts."""
+
+    host: str
+    conf: str
+    env: str
+    accounts: tuple[BrokerAccount, ...]
+    address: str
+    port: int
+
+
+def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
+    """The broker host's files, or None when the topology names no broker host."""
+    bus = topology.message_bus
+    if bus is None or bus.host is None or bus.host not in index.hosts:
+        return None
+    accounts = tuple(broker_accounts(bus.transport_url))
+    if not accounts:
+        return None
+    host = index.hosts[bus.host]
+    port = accounts[0].port
+    listen = [host.address]
+    if host.name in index.heat_hosts and any(is_loopback(a.host) for a in accounts) \
+            and not is_loopback(host.address):
+        listen.append("127.0.0.1")
+    # rabbitmq.conf (cuttlefish) values run to the end of the line; addresses
+    # and ports are validated, so they are written as they are.
+    conf = header("#", topology, f"RabbitMQ listener for Heat on {host.name!r}")
+    conf += [f"listeners.tcp.{n} = {format_host(address)}:{port}"
+             for n, address in enumerate(listen, start=1)]
+    conf.append("loopback_users.guest = true")
+    env = header("#", topology, f"RabbitMQ node settings on {host.name!r}")
+    env += [f"NODENAME={shell_env(NODE_NAME)}",
+            "SERVER_ADDITIONAL_ERL_ARGS=" + shell_env("-kernel inet_dist_use_interface {127,0,0,1}")]
+    return BrokerFiles(host=host.name, conf="\n".join(conf) + "\n", env="\n".join(env) + "\n",
+                       accounts=accounts, address=host.address, port=port)

@@ -1,0 +1,88 @@
+"""The database host's files: a MariaDB drop-in, and what creates Heat's database and account.
+
+The account comes from ``database.url`` (``mysql+pymysql://USER:PASSWORD@HOST:PORT/NAME``):
+
+* ``99-heat_wsgi.cnf`` in MariaDB's ``mariadb.conf.d``: the bind address (the
+  database host's address, plus loopback when the host also runs Heat with a
+  loopback URL) and ``max_connections`` from the model;
+* ``<config_dir>/bootstrap/heat-database.sql`` (0600): ``CREATE DATABASE IF
+  NOT EXISTS``, ``CREATE USER IF NOT EXISTS``, ``ALTER USER`` (so a changed
+  password is applied) and ``GRANT``: running it again changes nothing;
+* ``<config_dir>/bootstrap/heat-database.cnf`` (0600): a client option file
+  with the account, so a deployment can first check that the account works
+  and run the SQL only when it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from heat_wsgi.model import Topology
+from heat_wsgi.quoting import mysql_option as o
+from heat_wsgi.quoting import sql_identifier, sql_string
+from heat_wsgi.derive import Index
+from heat_wsgi.derive.accounts import DATABASE_PORT as DEFAULT_PORT
+from heat_wsgi.derive.accounts import DatabaseAccount, database_account
+from heat_wsgi.derive.addresses import is_loopback, url_hosts
+from heat_wsgi.render.common import header
+from heat_wsgi.render.hostdirs import bootstrap_dir
+
+__all__ = ["DatabaseAccount", "database_account", "database_files", "MARIADB_DROPIN",
+           "DEFAULT_PORT"]
+
+#: Read after Debian's 50-server.cnf, so its bind-address wins.
+MARIADB_DROPIN = "/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFiles:
+    """The three texts, and where they go on the database host."""
+
+    host: str
+    server_conf: str
+    sql_path: str
+    sql: str
+    client_conf_path: str
+    client_conf: str
+    address: str
+    port: int
+
+
+def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
+    """The database host's files, or None when heat_wsgi does not set the database up."""
+    db = topology.database
+    if db is None or db.host is None or db.host not in index.hosts:
+        return None
+    account = database_account(db.url)
+    if account is None:
+        return None
+    host = index.hosts[db.host]
+    binds = [host.address]
+    if host.name in index.heat_hosts and any(is_loopback(h) for h in url_hosts(db.url)) \
+            and not is_loopback(host.address):
+        binds.append("127.0.0.1")
+    server = header("#", topology, f"MariaDB settings for Heat's database on {host.name!r}")
+    server += ["[mysqld]", f"bind-address = {o(','.join(binds))}", f"port = {account.port}"]
+    if db.max_connections is not None:
+        server.append(f"max_connections = {db.max_connections}")
+    user = sql_string(account.user)
+    password = sql_string(account.password)
+    # In GRANT, '_' and '%' in a database name are wildcards: escape them.
+    grant_db = sql_identifier(account.database.replace("\\", "\\\\").replace("_", "\\_")
+                              .replace("%", "\\%"))
+    sql = header("--", topology, f"Heat's database and account on {host.name!r} (safe to rerun)")
+    sql += [f"CREATE DATABASE IF NOT EXISTS {sql_identifier(account.database)};",
+            f"CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {password};",
+            f"ALTER USER {user}@'%' IDENTIFIED BY {password};",
+            f"GRANT ALL PRIVILEGES ON {grant_db}.* TO {user}@'%';"]
+    client = header("#", topology, f"Heat's database account, to check that it works on {host.name!r}")
+    # [mysql] is read by the mariadb client only; `database` would upset other tools.
+    client += ["[mysql]", f"user = {o(account.user)}", f"password = {o(account.password)}",
+               f"host = {o(host.address)}", f"port = {account.port}",
+               f"database = {o(account.database)}"]
+    base = bootstrap_dir(host)
+    return DatabaseFiles(
+        host=host.name, server_conf="\n".join(server) + "\n",
+        sql_path=f"{base}/heat-database.sql", sql="\n".join(sql) + "\n",
+        client_conf_path=f"{base}/heat-database.cnf", client_conf="\n".join(client) + "\n",
+        address=host.address, port=account.port)

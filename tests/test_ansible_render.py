@@ -1,0 +1,139 @@
+"""The generated Ansible content: Ansible itself reads it back as the model says.
+
+ansible-playbook --syntax-check and ansible-inventory run here (about a
+second each, no server); ansible-lint takes several seconds and is marked
+real, like the playbook runs in test_ansible_local.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ansible_checks import inventory_list, render_tree, run_tool
+from heat_wsgi.loader import load_topology
+from heat_wsgi.model import Topology
+from heat_wsgi.render import render_all
+from heat_wsgi.derive import build_index, instance_layout
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
+MODES = REPO / "tests" / "golden" / "modes" / "topology.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample() -> Topology:
+    return load_topology(SAMPLE)
+
+
+@pytest.fixture(scope="module")
+def sample_tree(sample: Topology, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_tree(sample, tmp_path_factory.mktemp("sample") / "out")
+
+
+def test_render_writes_the_ansible_content_next_to_the_host_trees(sample_tree: Path) -> None:
+    out = sample_tree.parent
+    assert sorted(p.name for p in out.iterdir()) == ["A", "B", "C", "MANIFEST", "ansible"]
+    names = sorted(str(p.relative_to(sample_tree)) for p in sample_tree.rglob("*") if p.is_file())
+    assert names == [".ansible-lint", "ansible.cfg", "host_vars/A.yml", "inventory.yml",
+                     "rolling-restart.yml", "site.yml"]
+    # The broker's passwords: only root reads them.
+    assert (sample_tree / "host_vars" / "A.yml").stat().st_mode & 0o777 == 0o600
+    assert "heat-mq-secret" not in (sample_tree / "inventory.yml").read_text()
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "rolling-restart.yml"])
+def test_playbooks_pass_syntax_check(sample_tree: Path, playbook: str) -> None:
+    result = run_tool("ansible-playbook", ["--syntax-check", playbook], sample_tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_inventory_groups_match_the_model(sample: Topology, sample_tree: Path) -> None:
+    data = inventory_list(sample_tree)
+    groups = {name: sorted(body.get("hosts", [])) for name, body in data.items()
+              if name not in ("_meta", "all")}
+    assert groups == {
+        "database": ["A"], "message_bus": ["A"], "proxy": ["A"], "api": ["B", "C"],
+        "engine": ["B", "C"], "heat": ["B", "C"], "heat_api": ["B", "C"],
+        "heat_api_cfn": ["B", "C"], "heat_api_cloudwatch": ["B", "C"]}
+
+
+def test_host_vars_match_the_model(sample: Topology, sample_tree: Path) -> None:
+    hostvars: dict[str, dict[str, Any]] = inventory_list(sample_tree)["_meta"]["hostvars"]
+    files = render_all(sample)
+    index = build_index(sample)
+    for host in sample.hosts:
+        got = hostvars[host.name]
+        assert got["ansible_host"] == host.address
+        assert got["heat_wsgi_tree"] == f"../{host.name}"
+        tree = sample_tree / got["heat_wsgi_tree"]
+        # Every rendered file of the host is copied (haproxy.cfg by its own,
+        # validating task), from the tree, with the writer's mode.
+        copied = {f["dest"]: f for f in got["heat_wsgi_files"]}
+        if "heat_wsgi_haproxy_config" in got:
+            copied[got["heat_wsgi_haproxy_config"]["dest"]] = got["heat_wsgi_haproxy_config"]
+        rendered = {item.path for item in files.values() if item.host == host.name}
+        assert set(copied) == rendered
+        for dest, entry in copied.items():
+            source = tree / entry["src"]
+            assert source.is_file(), source
+            assert entry["mode"] == f"{source.stat().st_mode & 0o777:04o}", dest
+            if dest.endswith(".conf") and "/heat/" in dest:
+                assert (entry["owner"], entry["group"], entry["mode"]) == ("root", "heat", "0640")
+        # The HAProxy servers and health URLs are the host's instances'.
+        instances = index.instances_by_host.get(host.name, [])
+        assert sorted(s["server"] for s in got.get("heat_wsgi_haproxy_servers", [])) \
+            == sorted(i.name for i in instances)
+        assert sorted(got.get("heat_wsgi_healthchecks", [])) == sorted(
+            "http://{0}:{1}/healthcheck".format(*instance_layout(sample, i, host, index).front)
+            for i in instances)
+    assert {s["backend"] for s in hostvars["B"]["heat_wsgi_haproxy_servers"]} == {
+        "rest_api_proxy", "cfn_api_proxy", "cloudwatch_api_proxy"}
+    units = [(u["name"], u["stage"]) for u in hostvars["B"]["heat_wsgi_units"]]
+    assert units == [("heat-engine-1.service", "engine"), ("heat-engine-2.service", "engine"),
+                     ("heat-uwsgi-rest-server-1.service", "api"),
+                     ("heat-uwsgi-cfn-server-1.service", "api"),
+                     ("heat-uwsgi-cloudwatch-server-1.service", "api")]
+    assert [(u["name"], u["stage"]) for u in hostvars["A"]["heat_wsgi_units"]] == [
+        ("mariadb.service", "database"), ("rabbitmq-server.service", "message_bus"),
+        ("haproxy.service", "proxy")]
+    assert hostvars["A"]["heat_wsgi_haproxy_socket"] == "/run/heat/haproxy.sock"
+    assert hostvars["A"]["heat_wsgi_rabbitmq_accounts"] == [
+        {"user": "heat", "password": "heat-mq-secret", "vhost": "/"}]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader plus Ansible's !unsafe (a plain string here)."""
+
+
+_Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_scalar(node))
+
+
+def load(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+
+
+def test_site_yml_starts_services_in_order(sample_tree: Path) -> None:
+    plays = load(sample_tree / "site.yml")
+    assert [p["hosts"] for p in plays] == ["all", "database", "message_bus", "heat", "engine",
+                                           "api", "proxy"]
+    schema = plays[3]
+    assert all(task.get("run_once") for task in schema["tasks"])
+    rolling = load(sample_tree / "rolling-restart.yml")
+    assert rolling[0]["serial"] == 1 and rolling[0]["hosts"] == "api"
+    modules = [next(k for k in t if "." in k) for t in rolling[0]["tasks"]]
+    assert modules == ["ansible.builtin.assert", "community.general.haproxy",
+                       "ansible.builtin.systemd_service", "ansible.builtin.uri",
+                       "community.general.haproxy"]
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("topology_file", [SAMPLE, MODES], ids=["sample", "modes"])
+def test_ansible_lint_passes(topology_file: Path, tmp_path: Path) -> None:
+    tree = render_tree(load_topology(topology_file), tmp_path / "out")
+    result = run_tool("ansible-lint", ["--offline"], tree, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Passed" in result.stdout + result.stderr
