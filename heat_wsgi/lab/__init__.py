@@ -1,6 +1,8 @@
 """A lab of real Debian machines booted with systemd-nspawn on this box, for multi-host tests.
 
-``plan`` computes every namespace, link, mount and command without I/O;
+``spec`` validates what is asked for, ``prepare`` computes the files each
+machine gets and ``plan`` every namespace, link, mount and command, all
+without I/O;
 ``executor`` carries a plan out and tears down exactly what its state file
 (``state``) recorded; ``files`` writes inside a machine's root without
 stepping onto the box; ``lab`` is the API tests use::
@@ -18,7 +20,7 @@ stepping onto the box; ``lab`` is the API tests use::
 from __future__ import annotations
 
 from heat_wsgi.lab.lab import Lab, Machine, default_state_dir, start_lab
-from heat_wsgi.lab.plan import (
+from heat_wsgi.lab.spec import (
     DEFAULT_CONTROL_ADDRESS, DEFAULT_MACHINES, DEFAULT_PREFIX, LAB_NETWORK, LabError)
 
 __all__ = ["DEFAULT_CONTROL_ADDRESS", "DEFAULT_MACHINES", "DEFAULT_PREFIX", "LAB_NETWORK",

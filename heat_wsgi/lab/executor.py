@@ -11,8 +11,9 @@ from pathlib import Path, PurePosixPath
 
 from heat_wsgi.lab import files
 from heat_wsgi.lab.plan import (
-    BoxFacts, Command, LabError, LabPlan, MachinePlan, Resource, teardown as plan_teardown,
-    traversal_dirs)
+    Command, LabPlan, MachinePlan, Resource, teardown as plan_teardown)
+from heat_wsgi.lab.prepare import traversal_dirs
+from heat_wsgi.lab.spec import BoxFacts, LabError
 from heat_wsgi.lab.state import LabState, MachineState
 from heat_wsgi.runtime.process import is_alive, log_tail, proc_starttime, spawn
 
@@ -65,7 +66,8 @@ def gather_facts(needed: Iterable[Path]) -> BoxFacts:
     dbus = Path("/var/lib/dbus/machine-id")
     return BoxFacts(enabled_units=tuple(enabled), host_keys=tuple(host_keys),
                     closed_dirs=tuple(closed),
-                    dbus_machine_id=dbus.is_file() and not dbus.is_symlink())
+                    dbus_machine_id=dbus.is_file() and not dbus.is_symlink(),
+                    needed=tuple(str(p.parent) for p in real))
 
 
 def run_step(command: Command, state: LabState, where: str) -> None:
@@ -206,11 +208,21 @@ def netns_pids(name: str) -> list[int]:
     return [int(p) for p in result.stdout.split() if p.isdigit()]
 
 
-def empty_netns(name: str) -> list[str]:
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
+
+
+def empty_netns(name: str, progress: Progress = _quiet) -> list[str]:
     """End whatever still runs in one of the lab's namespaces (e.g. ssh ControlPersist
     masters Ansible left in the control namespace): only processes inside a namespace
     the lab made and named, so nothing of anybody else's is touched."""
     pids = netns_pids(name)
+    if pids:
+        progress(f"lab: ending what still runs in namespace {name}: "
+                 + ", ".join(f"{p} ({_comm(p)})" for p in pids))
     for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
         for pid in pids:
             try:
@@ -225,7 +237,7 @@ def empty_netns(name: str) -> list[str]:
     return [f"namespace {name}: pids {pids} would not end"]
 
 
-def remove_resource(resource: Resource) -> str | None:
+def remove_resource(resource: Resource, progress: Progress = _quiet) -> str | None:
     """Remove one recorded mount or namespace; None when it is gone, else the problem."""
     if resource.kind == "mount":
         if resource.name not in files.overlay_mounts():
@@ -242,7 +254,7 @@ def remove_resource(resource: Resource) -> str | None:
     if resource.kind == "netns":
         if resource.name not in list_netns():
             return None
-        problems = empty_netns(resource.name)
+        problems = empty_netns(resource.name, progress)
         (command,) = plan_teardown([resource])
         result = run(command.argv, where="teardown", check=False)
         if result.returncode != 0 and resource.name in list_netns():
@@ -262,7 +274,7 @@ def teardown(state: LabState, progress: Progress = _quiet) -> None:
             if entry is None or entry.powered_off:
                 state.drop(resource)
             continue
-        problem = remove_resource(resource)
+        problem = remove_resource(resource, progress)
         if problem is None:
             progress(f"lab: removed {resource.kind} {resource.name}")
             state.drop(resource)

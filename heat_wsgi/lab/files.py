@@ -8,8 +8,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from heat_wsgi.lab.plan import (
-    Chmod, Copy, FileOp, InMachine, LabError, MakeDir, Remove, Symlink, Write)
+from heat_wsgi.lab.prepare import (
+    Chmod, Copy, FileOp, InMachine, MakeDir, Remove, Symlink, Write)
+from heat_wsgi.lab.spec import LabError
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -73,7 +74,7 @@ def apply(root: Path, op: FileOp, *, where: str, run: Runner) -> None:
     if isinstance(op, InMachine):
         run(tuple(a.replace("{root}", str(root)) for a in op.argv), where=where)
         return
-    target = inside(root, op.path)
+    target = inside(root, op.path)  # every other op has a path
     if isinstance(op, Remove):
         if target.is_symlink() or target.exists():
             target.unlink()

@@ -16,9 +16,10 @@ from typing import Any
 
 import heat_wsgi
 from heat_wsgi.lab import executor, state as state_file
-from heat_wsgi.lab.plan import (
-    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabError, LabSpec, MachinePlan,
-    MachineSpec, Resource, make_spec, plan_lab, plan_machine, validate_machines)
+from heat_wsgi.lab.plan import MachinePlan, Resource, plan_lab, plan_machine
+from heat_wsgi.lab.spec import (
+    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabError, LabSpec, MachineSpec,
+    make_spec, validate_machines)
 from heat_wsgi.lab.state import LabState
 from heat_wsgi.runtime.process import is_alive, log_tail
 
@@ -77,6 +78,9 @@ class Lab:
         self.boot_timeout = boot_timeout
         self.progress = progress or (lambda _: None)
         self.boot_seconds = 0.0
+        # Every systemd-nspawn pid and machine PID 1 this object started, for
+        # a test to check none is left after stop().
+        self.started_pids: list[int] = []
         self._state: LabState | None = None
         self._facts: BoxFacts | None = None
 
@@ -164,7 +168,7 @@ class Lab:
                 executor.teardown(other, self.progress)
         old = state_file.load(directory)
         if old is not None:
-            self.progress(f"lab: tearing down what an earlier run left in {directory}")
+            self.progress(f"lab: tearing down the lab recorded in {directory}")
             executor.teardown(old, self.progress)
         # Namespaces first: killing what runs in a machine's namespace ends a
         # machine whose pid was never recorded, and frees its mount.
@@ -172,7 +176,7 @@ class Lab:
         problems = []
         for resource in found:
             self.progress(f"lab: removing leftover {resource.kind} {resource.name}")
-            problem = executor.remove_resource(resource)
+            problem = executor.remove_resource(resource, self.progress)
             if problem:
                 problems.append(problem)
         if problems:
@@ -190,7 +194,12 @@ class Lab:
                 executor.run_step(command, current, f"machine {machine.name}")
             keys[machine.name] = executor.make_root(machine, current)
         for machine in machines:
-            executor.boot(machine, current, keys[machine.name], deadline)
+            try:
+                executor.boot(machine, current, keys[machine.name], deadline)
+            finally:
+                entry = current.machines.get(machine.name)
+                if entry is not None:
+                    self.started_pids += [p for p in (entry.nspawn_pid, entry.leader_pid) if p]
         self._write_known_hosts()
         for machine in machines:
             self._wait_ready(machine.name, deadline)
