@@ -41,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     down = commands.add_parser("down", help="stop every machine, remove every mount and "
                                             "namespace the lab made")
+    down.add_argument("--kill", action="store_true",
+                      help="kill the machines at once instead of halting them cleanly")
     down.add_argument("--state-dir", type=Path, help=state_help)
     down.set_defaults(func=cmd_down)
 
@@ -96,7 +98,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     prefix = record.prefix if record is not None else DEFAULT_PREFIX
     # Starting clean and tearing down are the same job: recorded machines,
     # mounts and namespaces, then anything left with the lab's prefix.
-    lab_api.Lab(state_dir=state_dir, prefix=prefix, progress=_progress).clean_leftovers()
+    lab_api.Lab(state_dir=state_dir, prefix=prefix, progress=_progress).clean_leftovers(
+        abrupt=args.kill)
     if record is None:
         print(f"heat-wsgi: no lab state in {state_dir}; removed any leftovers of prefix {prefix}")
     return 0

@@ -20,9 +20,11 @@ from heat_wsgi.runtime.process import is_alive, log_tail, proc_starttime, spawn
 Progress = Callable[[str], None]
 POLL = 0.1
 # A graceful halt of a bare machine takes well under a second here; one
-# running MariaDB or RabbitMQ takes longer, and then is killed.
-HALT_TIMEOUT = 15.0
+# running MariaDB and RabbitMQ about 12 s. Past this it is killed: a lab
+# machine has nothing to lose.
+HALT_TIMEOUT = 10.0
 KILL_TIMEOUT = 10.0
+LEADER_TIMEOUT = 10.0
 
 
 def _quiet(_: str) -> None:
@@ -102,7 +104,7 @@ def make_root(machine: MachinePlan, state: LabState) -> str:
 
 
 def _leader(nspawn_pid: int) -> int | None:
-    """The machine's PID 1 as the box sees it: nspawn's child that is 1 in its own pid namespace."""
+    """The machine's PID 1 as the box sees it: nspawn's child that is 1 in its pid namespace."""
     try:
         tasks = os.listdir(f"/proc/{nspawn_pid}/task")
     except OSError:
@@ -135,12 +137,15 @@ def boot(machine: MachinePlan, state: LabState, host_key: str, deadline: float) 
     entry.nspawn_pid, entry.nspawn_starttime = proc.pid, proc.starttime
     state.machines[machine.name] = entry
     state.add(Resource(kind="machine", name=machine.name))
+    # The machine's PID 1 appears within milliseconds; it is waited for even
+    # past the boot deadline, since stopping a machine needs it.
+    until = max(deadline, time.monotonic() + LEADER_TIMEOUT)
     while (leader := _leader(proc.pid)) is None:
         if not is_alive(proc.pid):
             raise LabError(where, "systemd-nspawn ended before the machine started"
                            + log_tail(machine.log))
-        if time.monotonic() > deadline:
-            raise LabError(where, "systemd-nspawn started no machine in time"
+        if time.monotonic() > until:
+            raise LabError(where, f"systemd-nspawn started no machine in {LEADER_TIMEOUT:g}s"
                            + log_tail(machine.log))
         time.sleep(POLL)
     entry.leader_pid, entry.leader_starttime = leader, proc_starttime(leader) or 0
@@ -178,6 +183,11 @@ def stop_machines(state: LabState, entries: Sequence[MachineState], *, abrupt: b
     """
     live = [e for e in entries if not e.powered_off]
     for entry in live:
+        if not entry.leader_pid and is_alive(entry.nspawn_pid, entry.nspawn_starttime or None):
+            # It was stopped before its PID 1 was seen: look once more.
+            leader = _leader(entry.nspawn_pid)
+            if leader is not None:
+                entry.leader_pid, entry.leader_starttime = leader, proc_starttime(leader) or 0
         if abrupt:
             run(("ip", "-n", state.net_ns, "link", "set", entry.port, "down"),
                 where=f"machine {entry.name}", check=False)
@@ -263,11 +273,19 @@ def remove_resource(resource: Resource, progress: Progress = _quiet) -> str | No
     return None
 
 
-def teardown(state: LabState, progress: Progress = _quiet) -> None:
-    """Stop every recorded machine, unmount every recorded mount, delete every
-    recorded namespace, last made first; keep going past failures, then raise
-    one LabError naming all that is left."""
-    problems = stop_machines(state, list(state.machines.values()), abrupt=False)
+def teardown(state: LabState, progress: Progress = _quiet, *, abrupt: bool = False,
+             halt_timeout: float = HALT_TIMEOUT) -> None:
+    """End the clients in the control namespace, stop every recorded machine
+    (a clean halt, or ``abrupt``: killed at once), unmount every recorded
+    mount, delete every recorded namespace, last made first; keep going past
+    failures, then raise one LabError naming all that is left."""
+    # Clients first, as before a real shutdown: an SSH session still open
+    # while a machine halts (an Ansible ControlPersist master) can hold the
+    # halt up until the kill.
+    problems = (empty_netns(state.control_ns, progress)
+                if state.control_ns in list_netns() else [])
+    problems += stop_machines(state, list(state.machines.values()), abrupt=abrupt,
+                              halt_timeout=halt_timeout)
     for resource in reversed(list(state.resources)):
         if resource.kind == "machine":
             entry = state.machines.get(resource.name)

@@ -70,12 +70,14 @@ class Lab:
     def __init__(self, machines: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
                  *, state_dir: Path | None = None, prefix: str = DEFAULT_PREFIX,
                  control_address: str = DEFAULT_CONTROL_ADDRESS, boot_timeout: float = 60.0,
+                 halt_timeout: float = executor.HALT_TIMEOUT,
                  progress: Callable[[str], None] | None = None) -> None:
         directory = (state_dir or default_state_dir()).absolute()
         self.spec: LabSpec = make_spec(PurePosixPath(directory), machines, prefix=prefix,
                                        control_address=control_address)
         self.state_dir = directory
         self.boot_timeout = boot_timeout
+        self.halt_timeout = halt_timeout
         self.progress = progress or (lambda _: None)
         self.boot_seconds = 0.0
         # Every systemd-nspawn pid and machine PID 1 this object started, for
@@ -130,12 +132,14 @@ class Lab:
             raise
         return self
 
-    def stop(self) -> None:
-        """Stop every machine and remove every mount and namespace the lab recorded."""
+    def stop(self, *, abrupt: bool = False) -> None:
+        """Stop every machine (a clean halt, or killed at once when ``abrupt``) and
+        remove every mount and namespace the lab recorded."""
         if self._state is None:
             return
         current, self._state = self._state, None
-        executor.teardown(current, self.progress)
+        executor.teardown(current, self.progress, abrupt=abrupt,
+                          halt_timeout=self.halt_timeout)
         state_file.release(self.spec.prefix, self.state_dir)
 
     def __enter__(self) -> Lab:
@@ -147,14 +151,15 @@ class Lab:
 
     def _teardown_after_failure(self) -> None:
         try:
-            self.stop()
+            self.stop(abrupt=True)  # half-booted machines have nothing to save
         except LabError as exc:  # the first error is the one to see; this one follows it
             print(f"heat-wsgi: {exc}", file=sys.stderr)
 
-    def clean_leftovers(self) -> None:
+    def clean_leftovers(self, *, abrupt: bool = True) -> None:
         """Remove what an earlier, crashed run of this lab left: its recorded
-        machines, mounts and namespaces, then any namespace with the lab's
-        prefix and any overlay mounted under the state dir."""
+        machines (killed at once, unless not ``abrupt``), mounts and
+        namespaces, then any namespace with the lab's prefix and any overlay
+        mounted under the state dir."""
         prefix, directory = self.spec.prefix, self.state_dir
         owner = state_file.claimed_by(prefix)
         if owner is not None and owner != directory:
@@ -165,11 +170,11 @@ class Lab:
                                          f"stop it (heat-wsgi lab down --state-dir {owner}) "
                                          "or choose another prefix")
             if other is not None:
-                executor.teardown(other, self.progress)
+                executor.teardown(other, self.progress, abrupt=True)
         old = state_file.load(directory)
         if old is not None:
             self.progress(f"lab: tearing down the lab recorded in {directory}")
-            executor.teardown(old, self.progress)
+            executor.teardown(old, self.progress, abrupt=abrupt)
         # Namespaces first: killing what runs in a machine's namespace ends a
         # machine whose pid was never recorded, and frees its mount.
         found = sorted(executor.leftovers(prefix, directory), key=lambda r: r.kind != "netns")
@@ -319,7 +324,7 @@ class Lab:
                 "-o", "ServerAliveInterval=2", "-o", "ServerAliveCountMax=3"]
 
     def ansible_vars(self) -> dict[str, str]:
-        """Connection variables for an inventory (ansible-playbook runs in the control namespace)."""
+        """Connection variables for an inventory (Ansible runs in the control namespace)."""
         common = [o for o in self.ssh_options()[2:] if o not in ("-o", "BatchMode=yes")]
         return {"ansible_user": "root", "ansible_ssh_private_key_file": str(self.key_path),
                 "ansible_ssh_common_args": " ".join(f"-o {o}" for o in common),
@@ -340,7 +345,7 @@ class Lab:
 
     def ssh(self, name: str, command: str | Sequence[str], *, check: bool = True,
             timeout: float = 300.0, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run ``command`` (a shell line, or an argv that is quoted for you) as root on ``name``."""
+        """Run ``command`` (a shell line, or an argv quoted for you) as root on ``name``."""
         result = subprocess.run(self.ssh_argv(name, command), capture_output=True, text=True,
                                 timeout=timeout, input=input, check=False,
                                 stdin=None if input is not None else subprocess.DEVNULL)

@@ -85,8 +85,8 @@ class LabPlan:
         """Every command of the setup, in the order the executor runs them."""
         out = list(self.network)
         for machine in self.machines:
-            out += [*machine.network, machine.mount,
-                    Command(argv=machine.boot, creates=Resource(kind="machine", name=machine.name))]
+            boot = Command(argv=machine.boot, creates=Resource(kind="machine", name=machine.name))
+            out += [*machine.network, machine.mount, boot]
         return tuple(out)
 
     def resources(self) -> tuple[Resource, ...]:

@@ -25,6 +25,7 @@ KEEP_ENABLED = frozenset({SSHD_UNIT, "remote-fs.target"})
 MUST_NOT_START = ("apache2.service", "mariadb.service", "rabbitmq-server.service",
                   "haproxy.service")
 SYSTEMD_ETC = PurePosixPath("/etc/systemd/system")
+ROOT_USER_MANAGER = "user@0.service"
 SSHD_DROPIN = PurePosixPath("/etc/ssh/sshd_config.d/heat-wsgi-lab.conf")
 HOST_KEY = PurePosixPath("/etc/ssh/ssh_host_ed25519_key")
 
@@ -95,6 +96,10 @@ def _unit_ops(facts: BoxFacts) -> list[FileOp]:
     if f"multi-user.target.wants/{SSHD_UNIT}" not in enabled:
         ops.append(Symlink(path=SYSTEMD_ETC / "multi-user.target.wants" / SSHD_UNIT,
                            target=f"/lib/systemd/system/{SSHD_UNIT}"))
+    # Every SSH login as root would start root's own service manager; the lab
+    # has no use for it, and its stop now and then hung a machine's halt until
+    # the kill. Logins go on without it (logind logs that and carries on).
+    ops.append(Symlink(path=SYSTEMD_ETC / ROOT_USER_MANAGER, target="/dev/null"))
     return ops
 
 
