@@ -14,7 +14,6 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
-import heat_wsgi
 from heat_wsgi.lab import executor, state as state_file
 from heat_wsgi.lab.plan import MachinePlan, Resource, plan_lab, plan_machine
 from heat_wsgi.lab.spec import (
@@ -30,7 +29,7 @@ TOOLS = ("ip", "mount", "umount", "systemd-nspawn", "ssh", "ssh-keygen")
 
 def checkout() -> Path:
     """The checkout heat_wsgi runs from (else the current directory)."""
-    here = Path(heat_wsgi.__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     return here if (here / "setup.cfg").is_file() else Path.cwd()
 
 
