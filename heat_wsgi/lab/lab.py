@@ -43,7 +43,7 @@ def _needed_paths() -> list[Path]:
     """What services in a machine reach as another user: checkout, venv, interpreter."""
     python = Path(sys.executable)
     return [checkout(), Path(sys.prefix), python, Path(os.path.realpath(python)),
-            Path(sys.base_prefix) / "lib", Path(heat_wsgi.__file__).parent]
+            Path(sys.base_prefix) / "lib", Path(__file__).resolve().parents[1]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
