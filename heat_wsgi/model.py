@@ -273,7 +273,8 @@ class Listener:
 
     service: ServiceName = field(metadata=doc("Which API service this listener fronts."))
     port: int | None = field(default=None, metadata=doc(
-        "Port to bind; defaults to the service's usual port (8004, 8000, 8003)."))
+        "Port to bind; defaults to the service's usual port (heat-api 8004, heat-api-cfn "
+        "8000, ...: its default_port in heat_wsgi.services.SERVICES)."))
     address: str | None = field(default=None, metadata=doc(
         "Address to bind; defaults to the proxy's bind address."))
 
@@ -428,7 +429,8 @@ class ApiInstance:
     """One running copy of a Heat API service."""
 
     name: str = field(metadata=doc("Unique instance name; used in file and unit names."))
-    service: ServiceName = field(metadata=doc("api (heat-api), cfn or cloudwatch."))
+    service: ServiceName = field(metadata=doc(
+        "Which API service it runs (see heat_wsgi.services.SERVICES)."))
     host: str = field(metadata=doc("Name of the host it runs on."))
     mode: ServerMode = field(default="uwsgi", metadata=doc("How it is served."))
     port: int | None = field(default=None, metadata=doc(

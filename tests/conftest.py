@@ -30,6 +30,21 @@ VENV = Path(sys.prefix)
 PYTHON = VENV / "bin" / "python"
 SHIPPED_HEAT_CONF = REPO / "etc" / "heat" / "heat.conf"
 
+# The scaling guide's heat.conf from machine A, as the guide prints it: the
+# legacy option names Heat 27 no longer reads.
+GUIDE_HEAT_CONF = """[DEFAULT]
+sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
+rabbit_host = localhost
+
+[heat_api]
+bind_port = 8004
+bind_host = 10.0.0.1
+
+[heat_api_cfn]
+bind_port = 8000
+bind_host = 10.0.0.1
+"""
+
 
 def heat_conf_text(*, state_dir: Path, transport_url: str, database_url: str | None = None,
                    host: str = "heat-test", flavor: str = "noauth",

@@ -128,8 +128,10 @@ class Load:
     def creator(self) -> None:
         while not self.stopping():
             name = f"load-{uuid.uuid4().hex[:10]}"
+            # A bounded timeout: a stack whose engine vanished ends FAILED, not pending forever.
             data = self.request("create", "POST", "/stacks",
-                                {"stack_name": name, "template": TEMPLATE}, 201)
+                                {"stack_name": name, "template": TEMPLATE,
+                                 "timeout_mins": 2}, 201)
             with self.lock:
                 self.summary.creates += 1
                 if data is not None:
@@ -181,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="JSON summary goes here")
     args = parser.parse_args(argv)
     if args.ready_file:
-        args.ready_file.write_text("started\n")
+        # The clock the failure times count from, so a caller can place its own events.
+        args.ready_file.write_text(f"{time.monotonic()}\n")
     summary = run(Api(args.api, args.timeout), readers=args.readers, creators=args.creators,
                   seconds=args.seconds, stop_file=args.stop_file, settle=args.settle)
     args.out.write_text(json.dumps(summary.as_json(), indent=1) + "\n")

@@ -57,6 +57,24 @@ def heat_backend(address: str, *, epmd_port: int, engine_workers: int = 2,
         stop_all(list(reversed(services)))
 
 
+@contextmanager
+def keystone_on_mariadb(state: Path, *, db_address: str, address: str, port: int,
+                        admin_password: str) -> Iterator[tuple[list[Service], Service]]:
+    """MariaDB on ``db_address`` and a real Keystone on ``address:port`` with its
+    database in it. Yields the list of started services (add yours: every one
+    is stopped at the end) and the MariaDB service."""
+    (state / "logs").mkdir(exist_ok=True)
+    services: list[Service] = []
+    try:
+        db = mariadb.start_mariadb(state, address=db_address, port=3306)
+        services.append(db)
+        services.append(start_keystone_on(state, db, address=address, port=port,
+                                          admin_password=admin_password))
+        yield services, db
+    finally:
+        stop_all(services)
+
+
 def start_keystone_on(state: Path, db: Service, *, address: str, port: int,
                       admin_password: str) -> Service:
     """A real Keystone on ``address:port`` with its database in ``db``, the

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,9 +53,8 @@ import pytest
 
 from conftest import VENV, heat_conf_text, holds_for, wait_until
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
-from heat_wsgi.runtime.service import Service, stop_all
-from realstack import start_keystone_on, wait_settled
+from heat_wsgi.runtime import heat, rabbitmq, uwsgi
+from realstack import keystone_on_mariadb, wait_settled
 from test_cloudwatch_real import write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -197,13 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from heatclient import client as heat_client
 
     state = tmp_path_factory.mktemp("cw-e2e")
-    (state / "logs").mkdir()
-    services: list[Service] = []
-    try:
-        db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
-        services.append(db)
-        services.append(start_keystone_on(state, db, address=FRONT, port=KEYSTONE_PORT,
-                                          admin_password=ADMIN_PASSWORD))
+    with keystone_on_mariadb(state, db_address=BACKEND, address=FRONT, port=KEYSTONE_PORT,
+                             admin_password=ADMIN_PASSWORD) as (services, db):
         sess = _admin_session()
         _make_heat_identities(sess)
         mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, dist_port=DIST_PORT,
@@ -235,8 +228,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         outputs = {o["output_key"]: o["output_value"] for o in current.outputs}
         yield Stack(hc, query_client(f"http://{FRONT}:8003", state / "botocore"), stack_id,
                     outputs)
-    finally:
-        stop_all(services)
 
 
 def _alarm(stack: Stack, name: str, url: str) -> None:
@@ -265,6 +256,13 @@ def test_alarm_url_is_a_presigned_cfn_signal_url(stack: Stack):
         assert "Signature=" in url and "AWSAccessKeyId=" in url
 
 
+def _crossing_scales(stack: Stack, name: str, value: float, size: int) -> None:
+    """Metric data above the threshold puts the alarm in ALARM and the group at ``size``."""
+    _load(stack, name, value)
+    assert _state(stack, name) == "ALARM"
+    assert stack.wait_size(size) == size
+
+
 def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
     name = "web-load-" + uuid.uuid4().hex[:6]
     start = stack.size()
@@ -273,9 +271,7 @@ def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
     assert _state(stack, name) == "OK"
     assert stack.size() == start
 
-    _load(stack, name, 95.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 1) == start + 1
+    _crossing_scales(stack, name, 95.0, start + 1)
 
     # Still above the threshold: no new transition, so no second scaling.
     _load(stack, name, 99.0)
@@ -283,9 +279,7 @@ def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
 
     # Re-armed through OK, the next crossing scales again.
     stack.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="re-arm")
-    _load(stack, name, 97.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 2) == start + 2
+    _crossing_scales(stack, name, 97.0, start + 2)
     stack.cloudwatch.delete_alarms(AlarmNames=[name])
 
 
@@ -293,7 +287,5 @@ def test_the_aws_scaling_policy_alarm_url_works_too(stack: Stack):
     name = "aws-load-" + uuid.uuid4().hex[:6]
     start = stack.size()
     _alarm(stack, name, stack.outputs["aws_alarm_url"])
-    _load(stack, name, 90.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 1) == start + 1
+    _crossing_scales(stack, name, 90.0, start + 1)
     stack.cloudwatch.delete_alarms(AlarmNames=[name])

@@ -91,23 +91,11 @@ def _start_sink() -> tuple[Sink, ThreadingHTTPServer]:
 def write_uwsgi_ini(state: Path, name: str, address: str, port: int, heat_conf: Path,
                     module: str = "heat_wsgi.cloudwatch:application") -> Path:
     ini = state / "etc" / f"{name}.ini"
-    ini.write_text(f"""[uwsgi]
-http-socket = {address}:{port}
-module = {module}
-pyargv = --config-file {heat_conf}
-master = true
-processes = 1
-threads = 2
-enable-threads = true
-lazy-apps = true
-die-on-term = true
-need-app = true
-buffer-size = 65535
-http-chunked-input = true
-http-raw-body = true
-add-header = Connection: close
-logto = {state}/logs/{name}.log
-""")
+    ini.write_text(uwsgi.render_ini([
+        ("http-socket", f"{address}:{port}"), ("module", module),
+        ("pyargv", f"--config-file {heat_conf}"), ("processes", "1"), ("threads", "2"),
+        *uwsgi.PRIVATE_OPTIONS, ("http-chunked-input", "true"), ("http-raw-body", "true"),
+        ("logto", f"{state}/logs/{name}.log")]))
     return ini
 
 

@@ -3,12 +3,14 @@ of services drives every per-service fact."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import PurePosixPath
 from typing import get_args
 
 import heat_wsgi
+from heat_wsgi.model import model_classes
 from heat_wsgi.services import SERVICES, ServiceName, by_program
 
 from conftest import REPO
@@ -63,3 +65,31 @@ def test_the_services_table_is_the_service_names() -> None:
     for fact in ("program", "default_port", "proxy_section", "label", "diagram_label", "module"):
         values = [getattr(info, fact) for info in SERVICES.values()]
         assert len(set(values)) == len(values), fact
+
+
+def test_every_field_is_described_and_in_the_generated_reference() -> None:
+    sys.path.insert(0, str(REPO / "doc" / "_ext"))
+    try:
+        from fieldref import reference_lines
+    finally:
+        sys.path.pop(0)
+    reference = "\n".join(reference_lines())
+    for cls in model_classes():
+        assert f"\n{cls.__name__}\n" in reference, cls
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("internal"):
+                continue
+            described = str(f.metadata.get("doc", "")).strip()
+            assert described, f"{cls.__name__}.{f.name} has no description"
+            assert f"``{f.name}``\n   {described}\n" in reference, f"{cls.__name__}.{f.name}"
+
+
+def test_cli_choices_come_from_the_literal_types() -> None:
+    from heat_wsgi.cli import build_parser
+    from heat_wsgi.diagram import DiagramFormat
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    diagram = commands.choices["diagram"]  # type: ignore[index]
+    fmt = next(a for a in diagram._actions if a.dest == "format")
+    assert tuple(fmt.choices) == get_args(DiagramFormat)

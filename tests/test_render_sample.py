@@ -17,7 +17,7 @@ from heat_wsgi.render import render_all
 from heat_wsgi.derive.heatconf import legacy_transport_url
 from heat_wsgi.derive.ini import parse_ini
 from heat_wsgi.render.inifile import edit_ini
-from conftest import REPO
+from conftest import GUIDE_HEAT_CONF, REPO
 
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
@@ -212,14 +212,7 @@ def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -
     assert len(hosts) == len(set(hosts))
 
 
-SEED_BASE = """[DEFAULT]
-sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
-rabbit_host = localhost
-
-[heat_api]
-bind_port = 8004
-bind_host = 10.0.0.1
-"""
+SEED_BASE = GUIDE_HEAT_CONF
 
 
 def test_legacy_options_alone_become_the_current_ones(tmp_path: Path) -> None:

@@ -132,19 +132,12 @@ enforce_new_defaults = False
 enforce_scope = False
 """
 
-UWSGI_INI = """[uwsgi]
-http-socket = {host}:{port}
-virtualenv = {venv}
-module = heat.wsgi.api:application
-pyargv = --config-file {conf}
-master = true
-processes = 1
-threads = 1
-enable-threads = true
-lazy-apps = true
-buffer-size = 65535
-add-header = Connection: close
-"""
+def _api_ini(heat_conf: Path) -> str:
+    """Heat's own heat.wsgi.api under a private uwsgi."""
+    return uwsgi.render_ini([
+        ("http-socket", f"{API[0]}:{API[1]}"), ("virtualenv", str(VENV)),
+        ("module", "heat.wsgi.api:application"), ("pyargv", f"--config-file {heat_conf}"),
+        ("processes", "1"), ("threads", "1"), *uwsgi.PRIVATE_OPTIONS])
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +164,7 @@ def engine(state_dir: Path, heat_conf: Path, db: Service) -> Iterator[Service]:
 @pytest.fixture(scope="module")
 def api(state_dir: Path, heat_conf: Path) -> Iterator[Service]:
     ini = state_dir / "etc" / "uwsgi-api.ini"
-    ini.write_text(UWSGI_INI.format(host=API[0], port=API[1], venv=VENV, conf=heat_conf))
+    ini.write_text(_api_ini(heat_conf))
     service = uwsgi.start_uwsgi(VENV, ini, state_dir, "uwsgi-api")
     yield service
     service.stop()
