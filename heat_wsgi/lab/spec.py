@@ -71,6 +71,8 @@ class BoxFacts:
     :ivar dbus_machine_id: ``/var/lib/dbus/machine-id`` is a file of its own
         (not a link to /etc/machine-id), so it must differ per machine too
     :ivar needed: real paths the machines must see (checkout, venv, interpreter)
+    :ivar cgroup_roots: where the box mounts the cgroup hierarchies systemd
+        uses (cgroup2, and v1 ``name=systemd`` on a hybrid box)
     """
 
     enabled_units: tuple[str, ...] = ()
@@ -78,6 +80,7 @@ class BoxFacts:
     closed_dirs: tuple[str, ...] = ()
     dbus_machine_id: bool = False
     needed: tuple[str, ...] = ()
+    cgroup_roots: tuple[str, ...] = ()
 
 
 def _check_address(where: str, value: str) -> ipaddress.IPv4Address:
