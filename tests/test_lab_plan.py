@@ -8,11 +8,11 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.errors import HeatWsgiError, LabError
 from heat_wsgi.lab.plan import JOIN_CGROUPS, Resource, plan_lab, plan_machine, teardown
 from heat_wsgi.lab.prepare import (
     MUST_NOT_START, Chmod, Copy, InMachine, MakeDir, Remove, Symlink, Write, traversal_dirs)
-from heat_wsgi.lab.spec import BoxFacts, LabError, make_spec, validate_machines
+from heat_wsgi.lab.spec import BoxFacts, make_spec, validate_machines
 
 STATE = PurePosixPath("/work/co/.state/lab")
 BOX = BoxFacts(

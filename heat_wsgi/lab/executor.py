@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab import files
 from heat_wsgi.lab.plan import (
     Command, LabPlan, MachinePlan, Resource, teardown as plan_teardown)
 from heat_wsgi.lab.prepare import traversal_dirs
-from heat_wsgi.lab.spec import BoxFacts, LabError
+from heat_wsgi.lab.spec import BoxFacts
 from heat_wsgi.lab.state import LabState, MachineState
 from heat_wsgi.runtime.process import is_alive, log_tail, proc_starttime, spawn
 

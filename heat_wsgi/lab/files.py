@@ -8,9 +8,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.prepare import (
     Chmod, Copy, FileOp, InMachine, MakeDir, Remove, Symlink, Write)
-from heat_wsgi.lab.spec import LabError
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 

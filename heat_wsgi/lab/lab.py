@@ -15,11 +15,12 @@ from types import TracebackType
 from typing import Any
 
 import heat_wsgi
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab import executor, state as state_file
 from heat_wsgi.lab.plan import MachinePlan, Resource, plan_lab, plan_machine
 from heat_wsgi.lab.spec import (
-    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabError, LabSpec, MachineSpec,
-    make_spec, validate_machines)
+    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabSpec, MachineSpec, make_spec,
+    validate_machines)
 from heat_wsgi.lab.state import LabState
 from heat_wsgi.runtime.process import is_alive, log_tail
 

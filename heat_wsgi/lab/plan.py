@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.prepare import FileOp, machine_id, prepare_ops
 from heat_wsgi.lab.spec import (
-    CONTROL_SUFFIX, LAB_NETWORK, NET_SUFFIX, BoxFacts, LabError, LabSpec, MachineSpec)
+    CONTROL_SUFFIX, LAB_NETWORK, NET_SUFFIX, BoxFacts, LabSpec, MachineSpec)
 
 BRIDGE = "lab0"
 # Linux interface names hold at most 15 characters; the bridge port of a

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.errors import LabError
 
 DEFAULT_PREFIX = "hwlab-"
 # The range set aside for network test labs (RFC 2544); see the lab rules.
@@ -29,18 +29,6 @@ MACHINE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,12}$")
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,7}-$")
 # Overlay mount options are comma-separated and use ":" between lower dirs.
 UNSAFE_PATH = re.compile(r"[,:=\\\s\"']")
-
-
-class LabError(HeatWsgiError):
-    """The lab cannot be planned, started, reached or torn down; ``where`` names the part."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(where, message)
-        self.where = where
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"lab {self.where}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
