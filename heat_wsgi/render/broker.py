@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from heat_wsgi.model import Topology
 from heat_wsgi.quoting import shell_env
 from heat_wsgi.render.common import Index, format_host, header, is_loopback, split_hostport
+from heat_wsgi.render.hostdirs import runs_heat
 
-__all__ = ["BrokerAccount", "broker_accounts", "broker_files", "RABBITMQ_CONF",
+__all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
            "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
 
 RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
@@ -85,7 +86,7 @@ def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
     host = index.hosts[bus.host]
     port = accounts[0].port
     listen = [host.address]
-    if host.name in index.heat_hosts and any(is_loopback(a.host) for a in accounts) \
+    if runs_heat(index, host.name) and any(is_loopback(a.host) for a in accounts) \
             and not is_loopback(host.address):
         listen.append("127.0.0.1")
     # rabbitmq.conf (cuttlefish) values run to the end of the line; addresses

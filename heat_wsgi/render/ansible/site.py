@@ -60,12 +60,14 @@ def _copy(name: str, secret: bool, register: str) -> Task:
     select = "selectattr" if secret else "rejectattr"
     task: Task = {
         "name": name,
+        # item.0: owner, group, mode; item.1: the absolute path, also the
+        # file's place in the host's tree.
         "ansible.builtin.copy": {
-            "src": Jinja("{{ playbook_dir }}/{{ heat_wsgi_tree }}/{{ item.src }}"),
-            "dest": Jinja("{{ item.dest }}"), "owner": Jinja("{{ item.owner }}"),
-            "group": Jinja("{{ item.group }}"), "mode": Jinja("{{ item.mode }}")},
-        "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | list }}}}"),
-        "loop_control": {"label": Jinja("{{ item.dest }}")},
+            "src": Jinja("{{ playbook_dir }}/{{ heat_wsgi_tree }}{{ item.1 }}"),
+            "dest": Jinja("{{ item.1 }}"), "owner": Jinja("{{ item.0.owner }}"),
+            "group": Jinja("{{ item.0.group }}"), "mode": Jinja("{{ item.0.mode }}")},
+        "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | subelements('paths') }}}}"),
+        "loop_control": {"label": Jinja("{{ item.1 }}")},
         "register": register,
         "notify": "Reload systemd",
     }
@@ -113,7 +115,7 @@ def _prepare_play() -> dict[str, Any]:
             {"name": "Remember which files changed",
              "ansible.builtin.set_fact": {"heat_wsgi_changed": Jinja(
                  "{{ (heat_wsgi_copied.results + heat_wsgi_copied_secret.results) | "
-                 "selectattr('changed') | map(attribute='item.dest') | list }}")}},
+                 "selectattr('changed') | map(attribute='item.1') | list }}")}},
         ],
         "handlers": [
             {"name": "Reload systemd",
