@@ -75,7 +75,7 @@ def _emit(value: Node, indent: int, out: list[str]) -> None:
                 out.append(f"{pad}{_key(key)}: {_scalar(item)}")
         return
     if type(value) is list or type(value) is tuple:
-        for item in value:  # type: ignore[union-attr]
+        for item in value:
             kind = type(item)
             if kind is dict and item:
                 first = len(out)
