@@ -11,6 +11,10 @@ APT_PACKAGES=(
   libpcre2-dev                      # lets pip's uwsgi build internal routing
   apache2-utils                     # ab, for bench/entrypoint.py
   curl procps
+  # the multi-host lab (heat-wsgi lab, tests/test_lab.py): systemd-nspawn and
+  # the systemd it boots, sshd in the machines, ssh/ssh-keygen/ssh-keyscan,
+  # ip netns, mount; python3 is Ansible's interpreter in the machines
+  systemd-container systemd dbus openssh-server openssh-client iproute2 util-linux python3
 )
 
 missing=()
