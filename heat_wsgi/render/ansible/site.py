@@ -199,7 +199,9 @@ def _schema_play() -> dict[str, Any]:
             {"name": "Report whether db_sync changed the schema",
              "ansible.builtin.command": {"argv": [*manage, "db_version"]},
              "register": "heat_wsgi_schema_after", "run_once": True,
-             "changed_when": Jinja("heat_wsgi_schema_after.stdout != heat_wsgi_schema_before.stdout")},
+             # The revision is the last line (Heat logs to stdout before it).
+             "changed_when": Jinja("heat_wsgi_schema_after.stdout_lines[-1:] != "
+                                   "heat_wsgi_schema_before.stdout_lines[-1:]")},
             {"name": "Create or upgrade the CloudWatch API's tables",
              "ansible.builtin.command": {"argv": [
                  Jinja("{{ heat_wsgi_bin_dir }}/heat-wsgi"), "cloudwatch", "db-sync",
