@@ -67,9 +67,11 @@ def confine(ansible_dir: Path, root: Path) -> None:
     path = ansible_dir / "inventory.yml"
     data = yaml.load(path.read_text(), Loader=_Loader)
     host = data["all"]["hosts"]["local"]
-    outside = [f["dest"] for f in host["heat_wsgi_files"] if not f["dest"].startswith(f"{root}/")]
+    outside = [p for group in host["heat_wsgi_files"] for p in group["paths"]
+               if not p.startswith(f"{root}/")]
     assert outside == ["/etc/tmpfiles.d/heat_wsgi.conf"]
-    host["heat_wsgi_files"] = [f for f in host["heat_wsgi_files"] if f["dest"] not in outside]
+    for group in host["heat_wsgi_files"]:
+        group["paths"] = [p for p in group["paths"] if p not in outside]
     path.write_text(yaml.dump(data, Dumper=_Dumper, sort_keys=False))
     # A system directory: its package makes it on a real machine.
     (root / HOSTILE_PATH / "systemd").mkdir(parents=True)

@@ -72,17 +72,18 @@ def test_host_vars_match_the_model(sample: Topology, sample_tree: Path) -> None:
         tree = sample_tree / got["heat_wsgi_tree"]
         # Every rendered file of the host is copied (haproxy.cfg by its own,
         # validating task), from the tree, with the writer's mode.
-        copied = {f["dest"]: f for f in got["heat_wsgi_files"]}
+        copied = {path: group for group in got["heat_wsgi_files"] for path in group["paths"]}
         if "heat_wsgi_haproxy_config" in got:
             copied[got["heat_wsgi_haproxy_config"]["dest"]] = got["heat_wsgi_haproxy_config"]
         rendered = {item.path for item in files.values() if item.host == host.name}
         assert set(copied) == rendered
         for dest, entry in copied.items():
-            source = tree / entry["src"]
+            source = tree / dest.lstrip("/")
             assert source.is_file(), source
             assert entry["mode"] == f"{source.stat().st_mode & 0o777:04o}", dest
             if dest.endswith(".conf") and "/heat/" in dest:
                 assert (entry["owner"], entry["group"], entry["mode"]) == ("root", "heat", "0640")
+                assert entry["secret"] is True
         # The HAProxy servers and health URLs are the host's instances'.
         instances = index.instances_by_host.get(host.name, [])
         assert sorted(s["server"] for s in got.get("heat_wsgi_haproxy_servers", [])) \

@@ -1,6 +1,6 @@
 """haproxy.cfg's admin socket, log and check timing, accepted and used by the real HAProxy.
 
-HAProxy binds 127.0.0.60, a stand-in API instance 127.0.0.61; both are
+HAProxy binds 127.0.0.80, a stand-in API instance 127.0.0.81; both are
 stopped by pid. The drain and enable go through community.general.haproxy,
 the module rolling-restart.yml uses.
 """
@@ -30,7 +30,7 @@ from render_checks import HAPROXY, haproxy_check, stop
 
 pytestmark = pytest.mark.real
 
-PROXY, APP = "127.0.0.60", "127.0.0.61"
+PROXY, APP = "127.0.0.80", "127.0.0.81"
 
 
 def topology(root: Path, **proxy: object) -> Topology:
@@ -52,7 +52,7 @@ def haproxy_cfg(root: Path, tmp: Path, **proxy: object) -> Path:
 @pytest.mark.parametrize("proxy", [
     {},
     {"admin_socket": AdminSocket(mode="0660", group="root"), "log": ProxyLog(target="stdout")},
-    {"log": ProxyLog(target="127.0.0.60:514", facility="daemon", health_checks=False),
+    {"log": ProxyLog(target="127.0.0.80:514", facility="daemon", health_checks=False),
      "health_check": HealthCheck(inter="1s", fastinter="250ms", downinter="5s", fall=2)},
     {"admin_socket": None, "log": None},
 ], ids=["defaults", "group-stdout", "udp-timing", "none"])

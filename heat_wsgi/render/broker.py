@@ -20,8 +20,9 @@ from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
 from heat_wsgi.derive.addresses import format_host, is_loopback, split_hostport
 from heat_wsgi.render.common import header
+from heat_wsgi.render.hostdirs import runs_heat
 
-__all__ = ["BrokerAccount", "broker_accounts", "broker_files", "RABBITMQ_CONF",
+__all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
            "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
 
 RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
@@ -52,7 +53,7 @@ def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
     host = index.hosts[bus.host]
     port = accounts[0].port
     listen = [host.address]
-    if host.name in index.heat_hosts and any(is_loopback(a.host) for a in accounts) \
+    if runs_heat(index, host.name) and any(is_loopback(a.host) for a in accounts) \
             and not is_loopback(host.address):
         listen.append("127.0.0.1")
     # rabbitmq.conf (cuttlefish) values run to the end of the line; addresses

@@ -25,9 +25,9 @@ from heat_wsgi.derive.accounts import DATABASE_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import DatabaseAccount, database_account
 from heat_wsgi.derive.addresses import is_loopback, url_hosts
 from heat_wsgi.render.common import header
-from heat_wsgi.render.hostdirs import bootstrap_dir
+from heat_wsgi.render.hostdirs import bootstrap_dir, runs_heat
 
-__all__ = ["DatabaseAccount", "database_account", "database_files", "MARIADB_DROPIN",
+__all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "MARIADB_DROPIN",
            "DEFAULT_PORT"]
 
 #: Read after Debian's 50-server.cnf, so its bind-address wins.
@@ -58,7 +58,7 @@ def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
         return None
     host = index.hosts[db.host]
     binds = [host.address]
-    if host.name in index.heat_hosts and any(is_loopback(h) for h in url_hosts(db.url)) \
+    if runs_heat(index, host.name) and any(is_loopback(h) for h in url_hosts(db.url)) \
             and not is_loopback(host.address):
         binds.append("127.0.0.1")
     server = header("#", topology, f"MariaDB settings for Heat's database on {host.name!r}")

@@ -10,7 +10,7 @@ from heat_wsgi.derive import Index
 from heat_wsgi.render.common import header
 
 __all__ = ["Directory", "managed_hosts", "host_directories", "bootstrap_dir",
-           "render_tmpfiles", "TMPFILES_PATH"]
+           "render_tmpfiles", "runs_heat", "TMPFILES_PATH"]
 
 #: Where systemd-tmpfiles reads the line that recreates the run directory at boot.
 TMPFILES_PATH = "/etc/tmpfiles.d/heat_wsgi.conf"
@@ -24,6 +24,12 @@ class Directory:
     owner: str
     group: str
     mode: int
+
+
+def runs_heat(index: Index, name: str) -> bool:
+    """Whether host ``name`` runs an API instance or a heat-engine (O(1), unlike
+    ``name in index.heat_hosts``)."""
+    return name in index.instances_by_host or name in index.engines_by_host
 
 
 def managed_hosts(topology: Topology, index: Index) -> list[str]:
@@ -47,7 +53,7 @@ def host_directories(topology: Topology, host: Host, index: Index) -> list[Direc
     not listed: they belong to their packages and are never touched.
     """
     paths = host.paths
-    heat = host.name in index.heat_hosts
+    heat = runs_heat(index, host.name)
     instances = index.instances_by_host.get(host.name, [])
     result: list[Directory] = []
     if heat:
@@ -73,7 +79,7 @@ def host_directories(topology: Topology, host: Host, index: Index) -> list[Direc
 
 def run_directory(topology: Topology, host: Host, index: Index) -> Directory | None:
     """The run directory, when something on ``host`` puts sockets or pid files there."""
-    if host.name in index.heat_hosts:
+    if runs_heat(index, host.name):
         # 0755: Apache's workers reach uwsgi's sockets in it (mod_proxy_uwsgi).
         return Directory(host.paths.run_dir, host.user, host.group, 0o755)
     proxy = topology.proxy

@@ -24,7 +24,9 @@ from heat_wsgi.render.apache import apache_modules
 from heat_wsgi.render.broker import NODE_NAME, RABBITMQ_CONF, RABBITMQ_ENV, broker_files
 from heat_wsgi.render.database import MARIADB_DROPIN, database_files
 from heat_wsgi.render.haproxy import LISTENER_NAMES, admin_socket_path
-from heat_wsgi.render.hostdirs import host_directories, managed_hosts
+from heat_wsgi.render.broker import BrokerFiles
+from heat_wsgi.render.database import DatabaseFiles
+from heat_wsgi.render.hostdirs import host_directories, managed_hosts, runs_heat
 
 __all__ = ["GROUPS", "SERVICE_GROUPS", "build_inventory", "broker_host_vars"]
 
@@ -41,17 +43,20 @@ def _mode(mode: int) -> str:
 
 
 def _file_entries(host: Host, files: list[RenderedFile], skip: set[str]) -> list[Vars]:
-    entries: list[Vars] = []
+    """The files to copy, grouped by owner, group, mode and whether they hold credentials."""
+    groups: dict[tuple[str, str, int, bool], list[str]] = {}
     for item in files:
         if item.path in skip:
             continue
         secret = holds_credentials(item)
-        entries.append({
-            "src": item.path.lstrip("/"), "dest": item.path, "owner": "root",
-            # heat.conf: readable by the services' group, by nobody else.
-            "group": host.group if item.kind == "heat.conf" else "root",
-            "mode": _mode(safe_mode(item)), "kind": item.kind, "secret": secret})
-    return entries
+        # The writer's safe_mode: 0640 or tighter for anything holding credentials.
+        mode = item.mode & 0o777 & (0o640 if secret else 0o777)
+        # heat.conf: readable by the services' group, by nobody else.
+        group = host.group if item.kind == "heat.conf" else "root"
+        groups.setdefault(("root", group, mode, secret), []).append(item.path)
+    return [{"owner": owner, "group": group, "mode": _mode(mode), "secret": secret,
+             "paths": paths}
+            for (owner, group, mode, secret), paths in sorted(groups.items())]
 
 
 def _health_uri(topology: Topology) -> str:
@@ -95,23 +100,21 @@ def _api_vars(topology: Topology, host: Host, index: Index) -> Vars:
     return result
 
 
-def _host_vars(topology: Topology, host: Host, index: Index,
-               files: list[RenderedFile]) -> Vars:
-    heat = host.name in index.heat_hosts
+def _host_vars(topology: Topology, host: Host, index: Index, files: list[RenderedFile],
+               db: DatabaseFiles | None, bus: BrokerFiles | None) -> Vars:
+    heat = runs_heat(index, host.name)
     proxy = topology.proxy
     is_proxy = proxy is not None and proxy.host == host.name
     skip = {host.paths.haproxy_config} if is_proxy else set()
     result: Vars = {"ansible_host": host.address, "heat_wsgi_tree": f"../{host.name}"}
     units: list[Vars] = []
     packages: list[str] = []
-    db = database_files(topology, index)
     if db is not None and db.host == host.name:
         units.append({"name": "mariadb.service", "stage": "database", "on_change": "restarted",
                       "files": [MARIADB_DROPIN]})
         result["heat_wsgi_database"] = {"address": db.address, "port": db.port,
                                         "check_conf": db.client_conf_path, "sql": db.sql_path}
         packages.append("mariadb-server")
-    bus = broker_files(topology, index)
     if bus is not None and bus.host == host.name:
         units.append({"name": "rabbitmq-server.service", "stage": "message_bus",
                       "on_change": "restarted", "files": [RABBITMQ_CONF, RABBITMQ_ENV]})
@@ -174,14 +177,13 @@ def _proxy_urls(topology: Topology, host: Host) -> list[str]:
     return urls
 
 
-def _members(topology: Topology, index: Index, names: list[str]) -> dict[str, list[str]]:
+def _members(topology: Topology, index: Index, names: list[str], db: DatabaseFiles | None,
+             bus: BrokerFiles | None) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {group: [] for group in GROUPS}
     for name in names:
-        if topology.database is not None and topology.database.host == name \
-                and database_files(topology, index) is not None:
+        if db is not None and db.host == name:
             groups["database"].append(name)
-        if topology.message_bus is not None and topology.message_bus.host == name \
-                and broker_files(topology, index) is not None:
+        if bus is not None and bus.host == name:
             groups["message_bus"].append(name)
         if topology.proxy is not None and topology.proxy.host == name:
             groups["proxy"].append(name)
@@ -193,7 +195,7 @@ def _members(topology: Topology, index: Index, names: list[str]) -> dict[str, li
                 groups[SERVICE_GROUPS[service]].append(name)
         if name in index.engines_by_host:
             groups["engine"].append(name)
-        if name in index.heat_hosts:
+        if runs_heat(index, name):
             groups["heat"].append(name)
     return groups
 
@@ -206,7 +208,9 @@ def build_inventory(topology: Topology, index: Index,
     for item in files.values():
         if item.host is not None and item.host in by_host:
             by_host[item.host].append(item)
-    hosts = {name: _host_vars(topology, index.hosts[name], index, by_host[name]) for name in names}
+    db, bus = database_files(topology, index), broker_files(topology, index)
+    hosts = {name: _host_vars(topology, index.hosts[name], index, by_host[name], db, bus)
+             for name in names}
     all_vars: Vars = {
         "heat_wsgi_topology": topology.name,
         # false: copy changed files but leave running units alone (then run
@@ -220,7 +224,7 @@ def build_inventory(topology: Topology, index: Index,
     if topology.proxy is not None:
         all_vars["heat_wsgi_proxy_host"] = topology.proxy.host
     children: dict[str, Vars] = {group: ({"hosts": {name: {} for name in members}} if members else {})
-                for group, members in _members(topology, index, names).items()}
+                for group, members in _members(topology, index, names, db, bus).items()}
     return {"all": {"vars": all_vars, "hosts": hosts, "children": children}}
 
 

@@ -60,12 +60,14 @@ def _copy(name: str, secret: bool, register: str) -> Task:
     select = "selectattr" if secret else "rejectattr"
     task: Task = {
         "name": name,
+        # item.0: owner, group, mode; item.1: the absolute path, also the
+        # file's place in the host's tree.
         "ansible.builtin.copy": {
-            "src": Jinja("{{ playbook_dir }}/{{ heat_wsgi_tree }}/{{ item.src }}"),
-            "dest": Jinja("{{ item.dest }}"), "owner": Jinja("{{ item.owner }}"),
-            "group": Jinja("{{ item.group }}"), "mode": Jinja("{{ item.mode }}")},
-        "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | list }}}}"),
-        "loop_control": {"label": Jinja("{{ item.dest }}")},
+            "src": Jinja("{{ playbook_dir }}/{{ heat_wsgi_tree }}{{ item.1 }}"),
+            "dest": Jinja("{{ item.1 }}"), "owner": Jinja("{{ item.0.owner }}"),
+            "group": Jinja("{{ item.0.group }}"), "mode": Jinja("{{ item.0.mode }}")},
+        "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | subelements('paths') }}}}"),
+        "loop_control": {"label": Jinja("{{ item.1 }}")},
         "register": register,
         "notify": "Reload systemd",
     }
@@ -113,7 +115,7 @@ def _prepare_play() -> dict[str, Any]:
             {"name": "Remember which files changed",
              "ansible.builtin.set_fact": {"heat_wsgi_changed": Jinja(
                  "{{ (heat_wsgi_copied.results + heat_wsgi_copied_secret.results) | "
-                 "selectattr('changed') | map(attribute='item.dest') | list }}")}},
+                 "selectattr('changed') | map(attribute='item.1') | list }}")}},
         ],
         "handlers": [
             {"name": "Reload systemd",
@@ -197,7 +199,9 @@ def _schema_play() -> dict[str, Any]:
             {"name": "Report whether db_sync changed the schema",
              "ansible.builtin.command": {"argv": [*manage, "db_version"]},
              "register": "heat_wsgi_schema_after", "run_once": True,
-             "changed_when": Jinja("heat_wsgi_schema_after.stdout != heat_wsgi_schema_before.stdout")},
+             # The revision is the last line (Heat logs to stdout before it).
+             "changed_when": Jinja("heat_wsgi_schema_after.stdout_lines[-1:] != "
+                                   "heat_wsgi_schema_before.stdout_lines[-1:]")},
             {"name": "Create or upgrade the CloudWatch API's tables",
              "ansible.builtin.command": {"argv": [
                  Jinja("{{ heat_wsgi_bin_dir }}/heat-wsgi"), "cloudwatch", "db-sync",

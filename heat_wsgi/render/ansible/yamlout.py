@@ -1,6 +1,7 @@
 """A small YAML writer for Ansible files: block style, every string through quoting.yaml_str.
 
-Values are ``dict`` (keys kept in order), ``list``/``tuple``, ``str``,
+Values are ``dict`` (keys kept in order), ``list``/``tuple`` (exactly those
+types), ``str``,
 ``int``, ``bool`` and ``None``. A plain ``str`` is data (from the model or
 from heat_wsgi) and Ansible will never template it; a :class:`Jinja` string
 is an expression heat_wsgi itself wrote into a playbook, the only kind of
@@ -9,6 +10,7 @@ value Ansible evaluates.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Union
@@ -30,6 +32,7 @@ _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
 
 
+@functools.lru_cache(maxsize=1024)
 def _key(key: str) -> str:
     if _BARE_KEY.fullmatch(key) and key.lower() not in _YAML_WORDS:
         return key
@@ -37,11 +40,14 @@ def _key(key: str) -> str:
 
 
 def _scalar(value: Node) -> str:
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        return yaml_str(value)  # type: ignore[arg-type]
+    if kind is bool:
         return "true" if value else "false"
     if value is None:
         return "null"
-    if isinstance(value, int):
+    if kind is int:
         return str(value)
     if isinstance(value, Jinja):
         # json-style double quotes, no !unsafe: this one Ansible must render.
@@ -51,42 +57,42 @@ def _scalar(value: Node) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
-def _is_block(value: Node) -> bool:
-    return isinstance(value, (Mapping, list, tuple)) and len(value) > 0
-
-
 def _emit(value: Node, indent: int, out: list[str]) -> None:
+    # dict and list only (tuples become lists): isinstance on the ABCs is slow
+    # for the 10**5 scalars of a large inventory.
     pad = " " * indent
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         for key, item in value.items():
-            if _is_block(item):
+            kind = type(item)
+            if (kind is dict or kind is list or kind is tuple) and item:
                 out.append(f"{pad}{_key(key)}:")
-                _emit(item, indent + (2 if isinstance(item, Mapping) else 2), out)
+                _emit(item, indent + 2, out)
+            elif kind is dict:
+                out.append(f"{pad}{_key(key)}: {{}}")
+            elif kind is list or kind is tuple:
+                out.append(f"{pad}{_key(key)}: []")
             else:
-                out.append(f"{pad}{_key(key)}: {_empty_or_scalar(item)}")
+                out.append(f"{pad}{_key(key)}: {_scalar(item)}")
         return
-    if isinstance(value, (list, tuple)):
+    if type(value) is list or type(value) is tuple:
         for item in value:
-            if isinstance(item, Mapping) and item:
+            kind = type(item)
+            if kind is dict and item:
                 first = len(out)
                 _emit(item, indent + 2, out)
                 # "- " replaces the two spaces of the first line of the item.
                 out[first] = f"{pad}- {out[first][indent + 2:]}"
-            elif _is_block(item):
+            elif (kind is list or kind is tuple) and item:
                 out.append(f"{pad}-")
                 _emit(item, indent + 2, out)
+            elif kind is dict:
+                out.append(f"{pad}- {{}}")
+            elif kind is list or kind is tuple:
+                out.append(f"{pad}- []")
             else:
-                out.append(f"{pad}- {_empty_or_scalar(item)}")
+                out.append(f"{pad}- {_scalar(item)}")
         return
     out.append(pad + _scalar(value))
-
-
-def _empty_or_scalar(value: Node) -> str:
-    if isinstance(value, Mapping):
-        return "{}"
-    if isinstance(value, (list, tuple)):
-        return "[]"
-    return _scalar(value)
 
 
 def dump_yaml(document: Node, header: Sequence[str] = ()) -> str:

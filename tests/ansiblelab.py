@@ -1,0 +1,128 @@
+"""A deployment of tests/lab.topology.yaml on the lab's machines, by the generated playbooks.
+
+``deployment`` (session scope, on labfixture's ``lab``) renders the lab
+topology with the checkout's virtualenv, runs ``site.yml`` from the control
+namespace, runs it again, and hands back a :class:`Deployment`: the rendered
+dir, the inventory, and :meth:`Deployment.playbook` to run any generated
+playbook (or a scenario's own) against the machines. Scenarios that change
+the lab's shape (power off, add a host) should boot their own lab with
+``labfixture.booted_lab`` and call :func:`deploy` on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_checks import BIN, ansible_env
+from heat_wsgi.lab import Lab
+from heat_wsgi.loader import load_topology
+from heat_wsgi.model import Topology
+from heat_wsgi.render import render_all
+from heat_wsgi.writer import write_tree
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_TOPOLOGY = REPO / "tests" / "lab.topology.yaml"
+VENV = Path(sys.prefix)
+
+_RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                    re.MULTILINE)
+
+
+def lab_topology(venv: Path = VENV) -> Topology:
+    """tests/lab.topology.yaml with the checkout's virtualenv on every Heat host."""
+    topology = load_topology(LAB_TOPOLOGY)
+    hosts = tuple(dataclasses.replace(h, paths=dataclasses.replace(h.paths, venv=str(venv)))
+                  if h.paths.venv is not None else h for h in topology.hosts)
+    return dataclasses.replace(topology, hosts=hosts)
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP per host: ok, changed, unreachable, failed."""
+    return {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)),
+                         "unreachable": int(m.group(4)), "failed": int(m.group(5))}
+            for m in _RECAP.finditer(output)}
+
+
+@dataclass(kw_only=True)
+class Deployment:
+    """The rendered tree on the box and the machines it was deployed to."""
+
+    lab: Lab
+    topology: Topology
+    out: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ansible_dir(self) -> Path:
+        return self.out / "ansible"
+
+    @property
+    def inventory(self) -> Path:
+        return self.ansible_dir / "inventory.yml"
+
+    @property
+    def connection_vars(self) -> Path:
+        return self.out / "lab-connection.yml"
+
+    def render(self, topology: Topology | None = None) -> None:
+        """Render (again), replacing the tree: e.g. after adding a host to the topology."""
+        if topology is not None:
+            self.topology = topology
+        write_tree(render_all(self.topology), self.out, force=True)
+        self.connection_vars.write_text(yaml.safe_dump(self.lab.ansible_vars()))
+
+    def playbook(self, name: str, *args: str, timeout: float = 900,
+                 label: str | None = None) -> subprocess.CompletedProcess[str]:
+        """``ansible-playbook NAME ARGS`` in the control namespace, from the ansible/ dir."""
+        started = time.monotonic()
+        result = self.lab.control_run(
+            [str(BIN / "ansible-playbook"), "-e", f"@{self.connection_vars}", name, *args],
+            check=False, timeout=timeout, cwd=self.ansible_dir,
+            # profile_tasks: each task's duration, for whoever reads a slow run.
+            env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"),
+            capture_output=True, text=True)
+        key = label or name
+        self.timings[key] = round(time.monotonic() - started, 1)
+        self.outputs[key] = result.stdout + result.stderr
+        return result
+
+    def require(self, result: subprocess.CompletedProcess[str], what: str) -> dict[str, dict[str, int]]:
+        """The recap of a run that must have succeeded on every host."""
+        found = recap(result.stdout)
+        bad = {h: r for h, r in found.items() if r["failed"] or r["unreachable"]}
+        assert result.returncode == 0 and found and not bad, \
+            f"{what} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+        return found
+
+    def report(self) -> str:
+        return json.dumps(self.timings, sort_keys=True)
+
+
+def deploy(lab: Lab, out: Path, topology: Topology | None = None) -> Deployment:
+    """Render ``topology`` (the lab's by default) into ``out`` and run site.yml twice."""
+    deployment = Deployment(lab=lab, topology=topology or lab_topology(), out=out)
+    deployment.render()
+    deployment.require(deployment.playbook("site.yml", label="site.yml first run"),
+                       "site.yml (first run)")
+    deployment.require(deployment.playbook("site.yml", label="site.yml second run"),
+                       "site.yml (second run)")
+    print(f"ansible lab deployment timings: {deployment.report()}", file=sys.stderr)
+    return deployment
+
+
+@pytest.fixture(scope="session")
+def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The lab topology deployed on the session's lab (site.yml run twice)."""
+    yield deploy(lab, tmp_path_factory.mktemp("ansible-lab") / "out")

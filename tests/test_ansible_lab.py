@@ -1,0 +1,108 @@
+"""The generated playbooks on three real machines (heat_wsgi.lab): the seed's shape deployed.
+
+a runs HAProxy, MariaDB and RabbitMQ from Debian's packages; b and c run a
+REST, a CFN and a CloudWatch API under uwsgi and two heat-engines each, all
+from the rendered systemd units. From the control namespace: site.yml
+converges, a second run changes nothing, every instance answers
+/healthcheck and HAProxy sees every server up, python-heatclient creates a
+stack through a's proxy, and rolling-restart.yml takes b and c down and
+back one at a time. Timings go to stderr (run with -s to see them).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ansiblelab import Deployment, deployment, recap  # noqa: F401 - the fixture
+from labfixture import lab  # noqa: F401 - the fixture deployment builds on
+
+pytestmark = pytest.mark.real
+
+PROXY = "198.18.0.1"
+STACK_SCRIPT = Path(__file__).with_name("lab_stack.py")
+
+
+def test_site_yml_converges_and_a_second_run_changes_nothing(deployment: Deployment) -> None:
+    first = recap(deployment.outputs["site.yml first run"])
+    second = recap(deployment.outputs["site.yml second run"])
+    assert set(first) == set(second) == {"a", "b", "c"}
+    assert all(r["changed"] > 0 for r in first.values()), first
+    assert {h: r["changed"] for h, r in second.items()} == {"a": 0, "b": 0, "c": 0}, \
+        deployment.outputs["site.yml second run"][-6000:]
+    print(f"site.yml: first run {deployment.timings['site.yml first run']}s, second run "
+          f"{deployment.timings['site.yml second run']}s", file=sys.stderr)
+
+
+def _get(deployment: Deployment, url: str) -> int:
+    script = ("import sys, urllib.request\n"
+              "print(urllib.request.urlopen(sys.argv[1], timeout=10).status)")
+    result = deployment.lab.control_run([sys.executable, "-c", script, url], timeout=60)
+    return int(result.stdout.strip())
+
+
+def server_states(deployment: Deployment) -> dict[str, str]:
+    """backend/server -> status, from HAProxy's admin socket on a."""
+    out = deployment.lab.ssh("a", "echo 'show stat' | socat stdio unix:/run/heat/haproxy.sock "
+                             "| cut -d, -f1,2,18").stdout
+    states = {}
+    for line in out.splitlines()[1:]:
+        backend, server, status = (line.split(",") + ["", ""])[:3]
+        if server not in ("FRONTEND", "BACKEND", ""):
+            states[f"{backend}/{server}"] = status
+    return states
+
+
+def test_every_instance_answers_and_haproxy_sees_them_up(deployment: Deployment) -> None:
+    inventory = json.loads(deployment.lab.control_run(
+        [str(Path(sys.prefix) / "bin" / "ansible-inventory"), "--list"],
+        cwd=deployment.ansible_dir).stdout)["_meta"]["hostvars"]
+    urls = [u for host in ("b", "c") for u in inventory[host]["heat_wsgi_healthchecks"]]
+    assert len(urls) == 6
+    assert {url: _get(deployment, url) for url in urls} == {url: 200 for url in urls}
+    for port in (8004, 8000, 8003):
+        assert _get(deployment, f"http://{PROXY}:{port}/healthcheck") == 200
+    states = server_states(deployment)
+    assert sorted(states) == sorted(
+        f"{backend}/{server}" for backend, server in [
+            ("rest_api_proxy", "rest-b"), ("rest_api_proxy", "rest-c"),
+            ("cfn_api_proxy", "cfn-b"), ("cfn_api_proxy", "cfn-c"),
+            ("cloudwatch_api_proxy", "cloudwatch-b"), ("cloudwatch_api_proxy", "cloudwatch-c")])
+    assert set(states.values()) == {"UP"}, states
+
+
+def create_stack(deployment: Deployment, name: str) -> dict[str, object]:
+    result = deployment.lab.control_run([sys.executable, str(STACK_SCRIPT),
+                                         f"http://{PROXY}:8004/v1/admin", name], timeout=300)
+    found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
+
+
+def test_heatclient_creates_a_stack_through_the_proxy(deployment: Deployment) -> None:
+    stack = create_stack(deployment, "lab-deploy")
+    assert stack["status"] == "CREATE_COMPLETE", stack
+    assert isinstance(stack["output"], str) and len(stack["output"]) == 16
+
+
+def test_rolling_restart_takes_each_api_host_down_and_back(deployment: Deployment) -> None:
+    before = {host: deployment.lab.ssh(host, "systemctl show -p MainPID --value "
+                                             "heat-uwsgi-rest-" + host).stdout.strip()
+              for host in ("b", "c")}
+    result = deployment.playbook("rolling-restart.yml")
+    found = deployment.require(result, "rolling-restart.yml")
+    assert set(found) == {"b", "c"}
+    output = deployment.outputs["rolling-restart.yml"]
+    # serial: 1: b's play (drain .. enable) ends before c's begins.
+    assert output.index("PLAY [Restart the Heat API hosts one at a time]") < \
+        output.index("changed: [b -> a]") < output.index("changed: [c -> a]")
+    after = {host: deployment.lab.ssh(host, "systemctl show -p MainPID --value "
+                                            "heat-uwsgi-rest-" + host).stdout.strip()
+             for host in ("b", "c")}
+    assert all(after[h] != before[h] for h in ("b", "c")), (before, after)
+    assert set(server_states(deployment).values()) == {"UP"}
+    assert create_stack(deployment, "lab-after-restart")["status"] == "CREATE_COMPLETE"
+    print(f"rolling-restart.yml: {deployment.timings['rolling-restart.yml']}s", file=sys.stderr)
