@@ -47,7 +47,7 @@ class Summary:
     reads: int = 0
     creates: int = 0
     failures: list[Failure] = field(default_factory=list)
-    stacks: dict[str, str] = field(default_factory=dict)   #: id -> final status
+    stacks: dict[str, str] = field(default_factory=dict)   #: "name/id" -> final status
 
     @property
     def failed(self) -> int:
@@ -147,7 +147,7 @@ class Load:
             for ref in pending:
                 data = self.request("poll", "GET", f"/stacks/{ref}", None, 200)
                 status = data["stack"]["stack_status"] if data else "UNKNOWN"
-                self.summary.stacks[ref.split("/")[1]] = status
+                self.summary.stacks[ref] = status
                 if status not in TERMINAL:
                     still.append(ref)
             pending = still
