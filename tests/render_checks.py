@@ -107,3 +107,14 @@ def wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: floa
     """Wait until ``text`` shows up in the log file ``path``."""
     wait_until(_while_running(proc, lambda: path.exists() and text in path.read_text(
         errors="replace")), timeout, f"{text!r} in {path}", interval=0.1)
+
+
+def wait_workers(path: Path, workers: str | int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until uwsgi spawned its last worker and ran its master-start hook.
+
+    The rendered ini installs the graceful stop (SIGTERM -> gracefully kill
+    them all) in that hook, which runs after the workers spawn: a SIGTERM
+    before it would test uwsgi's default stop instead.
+    """
+    wait_log(path, f"spawned uWSGI worker {workers} ", proc)
+    wait_log(path, '"unix_signal:15 gracefully_kill_them_all" (master-start)', proc)

@@ -20,7 +20,7 @@ from heat_wsgi.render import render_all, render_manifest
 from heat_wsgi.schema import topology_schema
 from conftest import REPO
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = REPO / "tests" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 SCENARIOS = {
     "scaling-sample": REPO / "etc" / "heat" / "topology.sample.yaml",

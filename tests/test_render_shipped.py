@@ -96,7 +96,7 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
     paths, swap the app for a tiny one, start it, and reach both sockets."""
     import stat
 
-    from render_checks import start_uwsgi, stop, wait_http, wait_log, wait_path
+    from render_checks import start_uwsgi, stop, wait_http, wait_path, wait_workers
     run, log, app = tmp_path / "run", tmp_path / "log", tmp_path / "app"
     for d in (run, log, app):
         d.mkdir()
@@ -117,6 +117,6 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
         wait_path(sock, proc)
         assert stat.S_IMODE(sock.stat().st_mode) == 0o660
         workers = re.search(r"(?m)^processes = (\d+)$", text).group(1)  # type: ignore[union-attr]
-        wait_log(log / f"uwsgi-{program}.log", f"spawned uWSGI worker {workers} ", proc)
+        wait_workers(log / f"uwsgi-{program}.log", workers, proc)
     finally:
         assert stop(proc) == 0

@@ -21,7 +21,7 @@ from heat_wsgi.errors import ServiceError
 from heat_wsgi.runtime import apache, haproxy, heat, mariadb, process, rabbitmq, uwsgi
 from heat_wsgi.runtime.service import Service
 
-from conftest import VENV, wait_until
+from conftest import REPO, VENV, wait_until
 from realstack import wait_settled
 
 pytestmark = pytest.mark.real
@@ -142,7 +142,7 @@ def _api_ini(heat_conf: Path) -> str:
 
 @pytest.fixture(scope="module")
 def heat_conf(state_dir: Path, rabbit: Service, db: Service) -> Path:
-    paste = Path(__file__).resolve().parents[1] / "heat_wsgi" / "data" / "api-paste.ini"
+    paste = REPO / "heat_wsgi" / "data" / "api-paste.ini"
     if not paste.is_file():
         paste = VENV / "etc" / "heat" / "api-paste.ini"
     conf = state_dir / "etc" / "heat.conf"
