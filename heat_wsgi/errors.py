@@ -78,3 +78,18 @@ class ServiceError(HeatWsgiError):
     def __str__(self) -> str:
         text = f"{self.service}: {self.message}"
         return f"{text} (log: {self.log})" if self.log else text
+
+
+class LabError(HeatWsgiError):
+    """The multi-host lab cannot be planned, started, reached or torn down.
+
+    ``where`` names the part (``machine a``, ``teardown``, ``prefix``).
+    """
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(where, message)
+        self.where = where
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"lab {self.where}: {self.message}"

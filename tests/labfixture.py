@@ -14,7 +14,9 @@ shared lab stays as other modules expect it.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +31,10 @@ from heat_wsgi.runtime.process import is_alive
 REPO = Path(__file__).resolve().parent.parent
 SESSION_PREFIX = "hwlt-"
 SESSION_STATE = REPO / ".state" / "lab-tests"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _progress(line: str) -> None:
@@ -49,6 +55,11 @@ def booted_lab(machines: Mapping[str, str] | None = None, *, prefix: str, state_
     lab = Lab(machines, prefix=prefix, state_dir=state_dir, boot_timeout=boot_timeout,
               progress=_progress)
     started = time.monotonic()
+    # A SIGTERM (a CI timeout) becomes a KeyboardInterrupt, so the finally
+    # below still tears the lab down; pytest then ends the session.
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         lab.start()
         _progress(f"lab {prefix}: booted {len(lab.machines)} machines in "
@@ -56,7 +67,11 @@ def booted_lab(machines: Mapping[str, str] | None = None, *, prefix: str, state_
         yield lab
     finally:
         stopping = time.monotonic()
-        lab.stop()
+        try:
+            lab.stop()
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, previous)
         _progress(f"lab {prefix}: torn down in {time.monotonic() - stopping:.1f}s")
     left = leftovers(prefix, state_dir, lab.started_pids)
     assert not left, f"lab {prefix} left behind: {left}"

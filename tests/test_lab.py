@@ -56,6 +56,12 @@ def test_three_machines_boot_with_systemd_and_are_each_their_own(mlab: Lab):
     assert len(set(seen.values())) == 3
     assert Path("/etc/machine-id").read_text().strip() not in seen.values()
     assert len({m.host_key for m in mlab.machines.values()}) == 3
+    # Each machine's systemd has a cgroup tree of its own (a shared one made
+    # machines remove each other's cgroups).
+    for name, entry in mlab._require().machines.items():
+        lines = Path(f"/proc/{entry.leader_pid}/cgroup").read_text().splitlines()
+        unified = [line.split(":", 2)[2] for line in lines if line.startswith("0::")]
+        assert unified == [f"/{PREFIX}{name}/payload/init.scope"], lines
 
 
 def test_debian_units_of_the_box_do_not_start_but_stay_startable(mlab: Lab):
@@ -190,6 +196,11 @@ def test_teardown_leaves_no_pid_mount_or_namespace(mlab: Lab):
     assert not [n for n in executor.list_netns() if n.startswith(PREFIX)]
     assert state_file.claimed_by(PREFIX) is None
     assert not (STATE / "lab.json").exists()
+    # What the machines logged stays readable on the box.
+    journal = subprocess.run(["journalctl", "-D", str(STATE / "machines/a/upper/var/log/journal"),
+                              "--no-pager", "-q", "-u", "ssh.service"],
+                             capture_output=True, text=True, timeout=30, check=False).stdout
+    assert "Server listening on" in journal
 
 
 CRASHING_CHILD = """

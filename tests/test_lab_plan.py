@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 from pathlib import PurePosixPath
 
 import pytest
 
-from heat_wsgi.errors import HeatWsgiError
-from heat_wsgi.lab.plan import Resource, plan_lab, plan_machine, teardown
+from heat_wsgi.errors import HeatWsgiError, LabError
+from heat_wsgi.lab.plan import JOIN_CGROUPS, Resource, plan_lab, plan_machine, teardown
 from heat_wsgi.lab.prepare import (
-    MUST_NOT_START, Chmod, Copy, InMachine, Remove, Symlink, Write, traversal_dirs)
-from heat_wsgi.lab.spec import BoxFacts, LabError, make_spec, validate_machines
+    MUST_NOT_START, Chmod, Copy, InMachine, MakeDir, Remove, Symlink, Write, traversal_dirs)
+from heat_wsgi.lab.spec import BoxFacts, make_spec, validate_machines
 
 STATE = PurePosixPath("/work/co/.state/lab")
 BOX = BoxFacts(
@@ -27,7 +28,8 @@ BOX = BoxFacts(
     host_keys=("ssh_host_rsa_key", "ssh_host_rsa_key.pub", "ssh_host_ed25519_key",
                "ssh_host_ed25519_key.pub"),
     closed_dirs=("/root",), dbus_machine_id=True,
-    needed=("/work/co", "/root/.pyenv/versions/3.11.7/bin/python3.11"))
+    needed=("/work/co", "/root/.pyenv/versions/3.11.7/bin/python3.11"),
+    cgroup_roots=("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"))
 
 
 def lab_plan(**kwargs: object):
@@ -73,10 +75,16 @@ def test_setup_order_bridge_first_then_each_machine_namespace_link_mount_boot():
         "ip -n hwlab-net link add v-a type veth peer name eth0 netns hwlab-a",
         "ip -n hwlab-net link set v-a master lab0",
         "ip -n hwlab-a addr add 198.18.0.1/24 dev eth0 nodad",
+        "mkdir /sys/fs/cgroup/unified/hwlab-a", "mkdir /sys/fs/cgroup/systemd/hwlab-a",
         f"mount -t overlay hwlab-a -o lowerdir=/,upperdir={STATE}/machines/a/upper,"
         f"workdir={STATE}/machines/a/work {STATE}/machines/a/root")]
     assert order == sorted(order)
     boot = plan.commands()[-1].argv
+    # systemd-nspawn starts in the machine's own cgroups, with the pid recorded.
+    assert boot[:7] == ("sh", "-c", JOIN_CGROUPS, "sh",
+                        "/sys/fs/cgroup/unified/hwlab-a/cgroup.procs",
+                        "/sys/fs/cgroup/systemd/hwlab-a/cgroup.procs", "--")
+    boot = boot[7:]
     assert boot[:5] == ("systemd-nspawn", "-D", f"{STATE}/machines/a/root",
                         "--machine=hwlab-a", "-b")
     for flag in ("--network-namespace-path=/run/netns/hwlab-a", "--register=no",
@@ -92,13 +100,25 @@ def test_box_tmp_stays_visible_when_the_checkout_lives_there():
     assert "--tmpfs=/tmp/ci/checkout/.state/lab:mode=0700" in boot
 
 
+def test_join_cgroups_moves_itself_then_execs_with_the_same_pid(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    out = subprocess.run(["sh", "-c", JOIN_CGROUPS, "sh", str(first), str(second), "--",
+                          "sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    assert first.read_text() == second.read_text() == out.stdout
+    failed = subprocess.run(["sh", "-c", JOIN_CGROUPS, "sh", str(tmp_path / "no" / "x"), "--",
+                             "true"], capture_output=True, text=True, check=False)
+    assert failed.returncode == 125
+
+
 def test_teardown_is_the_reverse_of_setup():
     plan = lab_plan(machines={"a": "198.18.0.1", "b": "198.18.0.2"})
-    assert [r.kind for r in plan.resources()] == [
-        "netns", "netns", "netns", "mount", "machine", "netns", "mount", "machine"]
+    machine = ["netns", "cgroup", "cgroup", "mount", "machine"]
+    assert [r.kind for r in plan.resources()] == ["netns", "netns", *machine, *machine]
     assert [" ".join(c.argv) for c in plan.teardown()] == [
-        f"umount {STATE}/machines/b/root", "ip netns del hwlab-b",
-        f"umount {STATE}/machines/a/root", "ip netns del hwlab-a",
+        f"umount {STATE}/machines/b/root", "rmdir /sys/fs/cgroup/systemd/hwlab-b",
+        "rmdir /sys/fs/cgroup/unified/hwlab-b", "ip netns del hwlab-b",
+        f"umount {STATE}/machines/a/root", "rmdir /sys/fs/cgroup/systemd/hwlab-a",
+        "rmdir /sys/fs/cgroup/unified/hwlab-a", "ip netns del hwlab-a",
         "ip netns del hwlab-ctl", "ip netns del hwlab-net"]
     # What a state file recorded is removed the same way, machines by pid only.
     assert teardown([Resource(kind="machine", name="a")]) == ()
@@ -113,6 +133,7 @@ def test_machine_files_make_each_machine_its_own():
     assert writes["a"][PurePosixPath("/var/lib/dbus/machine-id")].text == ids["a"]
     assert writes["b"][PurePosixPath("/etc/hostname")].text == "b\n"
     assert "198.18.0.2\tb\n" in writes["b"][PurePosixPath("/etc/hosts")].text
+    assert MakeDir(path=PurePosixPath("/var/log/journal"), mode=0o2755) in plan.machines[0].prepare
     # The same lab plans the same ids again: a rerun boots the same machines.
     assert lab_plan().machines[0].machine_id == plan.machines[0].machine_id
 

@@ -19,9 +19,10 @@ stepping onto the box; ``lab`` is the API tests use::
 
 from __future__ import annotations
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.lab import Lab, Machine, default_state_dir, start_lab
 from heat_wsgi.lab.spec import (
-    DEFAULT_CONTROL_ADDRESS, DEFAULT_MACHINES, DEFAULT_PREFIX, LAB_NETWORK, LabError)
+    DEFAULT_CONTROL_ADDRESS, DEFAULT_MACHINES, DEFAULT_PREFIX, LAB_NETWORK)
 
 __all__ = ["DEFAULT_CONTROL_ADDRESS", "DEFAULT_MACHINES", "DEFAULT_PREFIX", "LAB_NETWORK",
            "Lab", "LabError", "Machine", "default_state_dir", "start_lab"]

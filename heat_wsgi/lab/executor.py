@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab import files
 from heat_wsgi.lab.plan import (
     Command, LabPlan, MachinePlan, Resource, teardown as plan_teardown)
 from heat_wsgi.lab.prepare import traversal_dirs
-from heat_wsgi.lab.spec import BoxFacts, LabError
+from heat_wsgi.lab.spec import BoxFacts
 from heat_wsgi.lab.state import LabState, MachineState
 from heat_wsgi.runtime.process import is_alive, log_tail, proc_starttime, spawn
 
@@ -69,7 +70,8 @@ def gather_facts(needed: Iterable[Path]) -> BoxFacts:
     return BoxFacts(enabled_units=tuple(enabled), host_keys=tuple(host_keys),
                     closed_dirs=tuple(closed),
                     dbus_machine_id=dbus.is_file() and not dbus.is_symlink(),
-                    needed=tuple(str(p.parent) for p in real))
+                    needed=tuple(str(p.parent) for p in real),
+                    cgroup_roots=tuple(files.cgroup_roots()))
 
 
 def run_step(command: Command, state: LabState, where: str) -> None:
@@ -261,6 +263,15 @@ def remove_resource(resource: Resource, progress: Progress = _quiet) -> str | No
             if time.monotonic() >= deadline:  # busy: a process still has a file open there
                 return f"{' '.join(command.argv)}: {result.stderr.strip()}"
             time.sleep(POLL)
+    if resource.kind == "cgroup":
+        # The machine's systemd made cgroups inside; a stopped machine leaves
+        # them empty, and they go deepest first.
+        deadline = time.monotonic() + 5.0
+        while (problem := files.remove_cgroup(Path(resource.name))) is not None:
+            if time.monotonic() >= deadline:
+                return problem
+            time.sleep(POLL)
+        return None
     if resource.kind == "netns":
         if resource.name not in list_netns():
             return None
@@ -309,9 +320,12 @@ def list_netns() -> list[str]:
 
 
 def leftovers(prefix: str, state_dir: Path) -> list[Resource]:
-    """The lab's namespaces (by prefix) and overlay mounts (under ``state_dir``) still there."""
+    """The lab's namespaces and cgroups (by prefix) and overlay mounts (under
+    ``state_dir``) still there."""
     found = [Resource(kind="mount", name=target) for target in files.overlay_mounts()
              if Path(target).is_relative_to(state_dir)]
+    found += [Resource(kind="cgroup", name=str(path)) for root in files.cgroup_roots()
+              for path in Path(root).glob(f"{prefix}*") if path.is_dir()]
     found += [Resource(kind="netns", name=name) for name in list_netns()
               if name.startswith(prefix)]
     return found

@@ -8,9 +8,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.prepare import (
     Chmod, Copy, FileOp, InMachine, MakeDir, Remove, Symlink, Write)
-from heat_wsgi.lab.spec import LabError
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -35,6 +35,36 @@ def mounts() -> list[tuple[str, str, str]]:
 
 def overlay_mounts() -> list[str]:
     return [target for _, target, fstype in mounts() if fstype == "overlay"]
+
+
+def cgroup_roots() -> list[str]:
+    """Mount points of the cgroup hierarchies systemd uses: cgroup2, and the v1
+    ``name=systemd`` one of a hybrid box."""
+    roots = []
+    with open("/proc/mounts") as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) < 4:
+                continue
+            if fields[2] == "cgroup2" or (fields[2] == "cgroup"
+                                          and "name=systemd" in fields[3].split(",")):
+                roots.append(_unescape(fields[1]))
+    return roots
+
+
+def remove_cgroup(path: Path) -> str | None:
+    """rmdir a cgroup of ours and every cgroup below it, deepest first; None when gone."""
+    if not path.is_dir():
+        return None
+    for below, _, _ in sorted(os.walk(path), key=lambda w: -len(Path(w[0]).parts)):
+        try:
+            os.rmdir(below)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # EBUSY: a process still in it
+            procs = (Path(below) / "cgroup.procs").read_text().split()
+            return f"rmdir {below}: {exc.strerror} (pids {', '.join(procs) or 'none'})"
+    return None
 
 
 def inside(root: Path, path: PurePosixPath) -> Path:

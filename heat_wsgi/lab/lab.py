@@ -15,11 +15,12 @@ from types import TracebackType
 from typing import Any
 
 import heat_wsgi
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab import executor, state as state_file
 from heat_wsgi.lab.plan import MachinePlan, Resource, plan_lab, plan_machine
 from heat_wsgi.lab.spec import (
-    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabError, LabSpec, MachineSpec,
-    make_spec, validate_machines)
+    DEFAULT_CONTROL_ADDRESS, DEFAULT_PREFIX, BoxFacts, LabSpec, MachineSpec, make_spec,
+    validate_machines)
 from heat_wsgi.lab.state import LabState
 from heat_wsgi.runtime.process import is_alive, log_tail
 
@@ -176,8 +177,9 @@ class Lab:
             self.progress(f"lab: tearing down the lab recorded in {directory}")
             executor.teardown(old, self.progress, abrupt=abrupt)
         # Namespaces first: killing what runs in a machine's namespace ends a
-        # machine whose pid was never recorded, and frees its mount.
-        found = sorted(executor.leftovers(prefix, directory), key=lambda r: r.kind != "netns")
+        # machine whose pid was never recorded, and frees its mount and cgroups.
+        order = {"netns": 0, "mount": 1, "cgroup": 2}
+        found = sorted(executor.leftovers(prefix, directory), key=lambda r: order[r.kind])
         problems = []
         for resource in found:
             self.progress(f"lab: removing leftover {resource.kind} {resource.name}")
@@ -195,7 +197,7 @@ class Lab:
         keys = {}
         for machine in machines:
             self.progress(f"lab: machine {machine.name} on {machine.address}")
-            for command in machine.network:
+            for command in (*machine.network, *machine.cgroups):
                 executor.run_step(command, current, f"machine {machine.name}")
             keys[machine.name] = executor.make_root(machine, current)
         for machine in machines:

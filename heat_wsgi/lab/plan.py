@@ -21,22 +21,27 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.prepare import FileOp, machine_id, prepare_ops
 from heat_wsgi.lab.spec import (
-    CONTROL_SUFFIX, LAB_NETWORK, NET_SUFFIX, BoxFacts, LabError, LabSpec, MachineSpec)
+    CONTROL_SUFFIX, LAB_NETWORK, NET_SUFFIX, BoxFacts, LabSpec, MachineSpec)
 
 BRIDGE = "lab0"
 # Linux interface names hold at most 15 characters; the bridge port of a
 # machine is "v-" + its name.
 IFNAMSIZ = 15
+# Moves itself into each cgroup named before "--", then becomes the command
+# after it (same pid, so the recorded pid is systemd-nspawn's).
+JOIN_CGROUPS = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; '
+                'shift; exec "$@"')
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resource:
     """One thing the lab made that teardown must remove."""
 
-    kind: Literal["netns", "mount", "machine"]
-    name: str  # namespace name, mount target, or machine name
+    kind: Literal["netns", "cgroup", "mount", "machine"]
+    name: str  # namespace name, cgroup or mount path, or machine name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,14 +64,15 @@ class MachinePlan:
     log: PurePosixPath
     machine_id: str
     network: tuple[Command, ...]
+    cgroups: tuple[Command, ...]
     mount: Command
     prepare: tuple[FileOp, ...]
     boot: tuple[str, ...]
 
     @property
-    def resources(self) -> tuple[Resource, ...]:
-        made = [c.creates for c in (*self.network, self.mount) if c.creates is not None]
-        return (*made, Resource(kind="machine", name=self.name))
+    def setup(self) -> tuple[Command, ...]:
+        """What comes before the files and the boot: namespace, link, cgroups, mount."""
+        return (*self.network, *self.cgroups, self.mount)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +92,7 @@ class LabPlan:
         out = list(self.network)
         for machine in self.machines:
             boot = Command(argv=machine.boot, creates=Resource(kind="machine", name=machine.name))
-            out += [*machine.network, machine.mount, boot]
+            out += [*machine.setup, boot]
         return tuple(out)
 
     def resources(self) -> tuple[Resource, ...]:
@@ -101,12 +107,15 @@ def teardown(resources: Iterable[Resource]) -> tuple[Command, ...]:
 
     A machine is stopped by its recorded pids, not by a command, so it adds
     nothing here; the executor stops it at its place in this order, before
-    its mount and namespace go.
+    its mount, cgroups and namespace go. Before a cgroup's ``rmdir`` the
+    executor removes the cgroups the machine's systemd made inside it.
     """
     out: list[Command] = []
     for resource in reversed(tuple(resources)):
         if resource.kind == "mount":
             out.append(Command(argv=("umount", resource.name)))
+        elif resource.kind == "cgroup":
+            out.append(Command(argv=("rmdir", resource.name)))
         elif resource.kind == "netns":
             out.append(Command(argv=("ip", "netns", "del", resource.name)))
     return tuple(out)
@@ -138,7 +147,13 @@ def plan_machine(spec: LabSpec, machine: MachineSpec, facts: BoxFacts) -> Machin
                                                     f"(got {machine.name!r})")
     directory = spec.state_dir / "machines" / machine.name
     upper, work, root = directory / "upper", directory / "work", directory / "root"
+    # systemd-nspawn --keep-unit puts itself and the machine below its own
+    # cgroup; on a box without systemd that is the root cgroup, which every
+    # machine would then share (one machine's systemd removing another's
+    # cgroups). So each one starts in a cgroup of its own, per hierarchy.
+    cgroups = tuple(PurePosixPath(r) / netns for r in facts.cgroup_roots)
     boot: tuple[str, ...] = (
+        "sh", "-c", JOIN_CGROUPS, "sh", *(str(c / "cgroup.procs") for c in cgroups), "--",
         "systemd-nspawn", "-D", str(root), f"--machine={netns}", "-b",
         f"--network-namespace-path=/run/netns/{netns}",
         # No systemd on the box to register with (see the lab note).
@@ -158,6 +173,8 @@ def plan_machine(spec: LabSpec, machine: MachineSpec, facts: BoxFacts) -> Machin
         log=spec.state_dir / "logs" / f"{machine.name}.log",
         machine_id=machine_id(spec, machine.name),
         network=_endpoint(net_ns, netns, port, machine.address),
+        cgroups=tuple(Command(argv=("mkdir", str(c)), creates=Resource(kind="cgroup", name=str(c)))
+                      for c in cgroups),
         mount=Command(argv=("mount", "-t", "overlay", netns, "-o",
                             f"lowerdir=/,upperdir={upper},workdir={work}", str(root)),
                       creates=Resource(kind="mount", name=str(root))),

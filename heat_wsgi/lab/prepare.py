@@ -28,6 +28,7 @@ SYSTEMD_ETC = PurePosixPath("/etc/systemd/system")
 ROOT_USER_MANAGER = "user@0.service"
 SSHD_DROPIN = PurePosixPath("/etc/ssh/sshd_config.d/heat-wsgi-lab.conf")
 HOST_KEY = PurePosixPath("/etc/ssh/ssh_host_ed25519_key")
+JOURNAL_DIR = PurePosixPath("/var/log/journal")
 
 
 # File operations inside a machine's mounted root, paths as the machine sees them.
@@ -140,6 +141,9 @@ def prepare_ops(spec: LabSpec, machine: MachineSpec, facts: BoxFacts) -> tuple[F
     if facts.dbus_machine_id:
         ops.append(Write(path=PurePosixPath("/var/lib/dbus/machine-id"),
                          text=ident + "\n", mode=0o444))
+    # A persistent journal, in the upper layer: after teardown the box can
+    # still read it (journalctl -D .../upper/var/log/journal).
+    ops.append(MakeDir(path=JOURNAL_DIR, mode=0o2755))
     ops += _unit_ops(facts)
     ops += _ssh_ops(machine, facts, key)
     # Services run as an unprivileged user from the checkout's venv, whose

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.errors import LabError
 
 DEFAULT_PREFIX = "hwlab-"
 # The range set aside for network test labs (RFC 2544); see the lab rules.
@@ -29,18 +29,6 @@ MACHINE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,12}$")
 PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,7}-$")
 # Overlay mount options are comma-separated and use ":" between lower dirs.
 UNSAFE_PATH = re.compile(r"[,:=\\\s\"']")
-
-
-class LabError(HeatWsgiError):
-    """The lab cannot be planned, started, reached or torn down; ``where`` names the part."""
-
-    def __init__(self, where: str, message: str) -> None:
-        super().__init__(where, message)
-        self.where = where
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"lab {self.where}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +59,8 @@ class BoxFacts:
     :ivar dbus_machine_id: ``/var/lib/dbus/machine-id`` is a file of its own
         (not a link to /etc/machine-id), so it must differ per machine too
     :ivar needed: real paths the machines must see (checkout, venv, interpreter)
+    :ivar cgroup_roots: where the box mounts the cgroup hierarchies systemd
+        uses (cgroup2, and v1 ``name=systemd`` on a hybrid box)
     """
 
     enabled_units: tuple[str, ...] = ()
@@ -78,6 +68,7 @@ class BoxFacts:
     closed_dirs: tuple[str, ...] = ()
     dbus_machine_id: bool = False
     needed: tuple[str, ...] = ()
+    cgroup_roots: tuple[str, ...] = ()
 
 
 def _check_address(where: str, value: str) -> ipaddress.IPv4Address:

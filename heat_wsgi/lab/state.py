@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from heat_wsgi.errors import LabError
 from heat_wsgi.lab.plan import Resource
-from heat_wsgi.lab.spec import LabError
 
 STATE_NAME = "lab.json"
 # Written into the state dir, so a purge never deletes a directory not ours.
