@@ -39,8 +39,43 @@ _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\
                     re.MULTILINE)
 
 
-def lab_topology(venv: Path = VENV) -> Topology:
+def checkout_venv() -> Path:
+    """A virtualenv whose ``heat_wsgi`` is this checkout's, for the machines' services.
+
+    Usually the checkout's own ``.venv`` (its editable install points here).
+    A git worktree shares another checkout's ``.venv`` and imports its own
+    code through PYTHONPATH, which systemd units do not pass on; for it a
+    small venv under ``.state/`` puts this checkout first and the shared
+    venv's packages after it, and links the executables the units run.
+    """
+    probe = subprocess.run([str(VENV / "bin" / "python"), "-c",
+                            "import heat_wsgi; print(heat_wsgi.__file__)"],
+                           capture_output=True, text=True, cwd="/",
+                           env={"PATH": "/usr/bin:/bin"}, check=True)
+    if Path(probe.stdout.strip()).resolve().is_relative_to(REPO):
+        return VENV
+    target = REPO / ".state" / "lab-venv"
+    if not (target / "bin" / "python").exists():
+        subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
+                        "--without-pip", str(target)], check=True)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    shared = VENV / "lib" / version / "site-packages"
+    (target / "lib" / version / "site-packages" / "heat_wsgi_checkout.pth").write_text(
+        f"import sys, site; sys.path.insert(0, {str(REPO)!r}); site.addsitedir({str(shared)!r})\n")
+    for name in ("uwsgi", "heat-engine", "heat-manage"):
+        link = target / "bin" / name
+        if not link.is_symlink():
+            link.symlink_to(VENV / "bin" / name)
+    script = target / "bin" / "heat-wsgi"
+    script.write_text(f"#!{target}/bin/python\nimport sys\nfrom heat_wsgi.cli import main\n"
+                      "sys.exit(main())\n")
+    script.chmod(0o755)
+    return target
+
+
+def lab_topology(venv: Path | None = None) -> Topology:
     """tests/lab.topology.yaml with the checkout's virtualenv on every Heat host."""
+    venv = venv or checkout_venv()
     topology = load_topology(LAB_TOPOLOGY)
     hosts = tuple(dataclasses.replace(h, paths=dataclasses.replace(h.paths, venv=str(venv)))
                   if h.paths.venv is not None else h for h in topology.hosts)
@@ -96,6 +131,8 @@ class Deployment:
         key = label or name
         self.timings[key] = round(time.monotonic() - started, 1)
         self.outputs[key] = result.stdout + result.stderr
+        # The whole output, for a failure's reader (the assertion shows the end).
+        (self.out / f"{key.replace(' ', '-')}.log").write_text(self.outputs[key])
         return result
 
     def require(self, result: subprocess.CompletedProcess[str], what: str) -> dict[str, dict[str, int]]:
@@ -103,7 +140,8 @@ class Deployment:
         found = recap(result.stdout)
         bad = {h: r for h, r in found.items() if r["failed"] or r["unreachable"]}
         assert result.returncode == 0 and found and not bad, \
-            f"{what} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+            f"{what} failed ({result.returncode}), whole output in {self.out}/:\n" \
+            f"{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
         return found
 
     def report(self) -> str:

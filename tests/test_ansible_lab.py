@@ -97,8 +97,11 @@ def test_rolling_restart_takes_each_api_host_down_and_back(deployment: Deploymen
     assert set(found) == {"b", "c"}
     output = deployment.outputs["rolling-restart.yml"]
     # serial: 1: b's play (drain .. enable) ends before c's begins.
+    # (Ansible prints a delegated result as "changed: [b -> a(198.18.0.1)]".)
     assert output.index("PLAY [Restart the Heat API hosts one at a time]") < \
-        output.index("changed: [b -> a]") < output.index("changed: [c -> a]")
+        output.index("changed: [b -> a") < output.index("changed: [c -> a")
+    enable_b = output.index("TASK [Enable this host's servers again]")
+    assert enable_b < output.index("changed: [c -> a"), "c was drained before b was back"
     after = {host: deployment.lab.ssh(host, "systemctl show -p MainPID --value "
                                             "heat-uwsgi-rest-" + host).stdout.strip()
              for host in ("b", "c")}

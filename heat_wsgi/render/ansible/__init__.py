@@ -7,6 +7,7 @@
     DIR/ansible/inventory.yml       groups and host vars (no passwords)
     DIR/ansible/host_vars/<broker>.yml   the broker's accounts (0600)
     DIR/ansible/site.yml            deploy, idempotently
+    DIR/ansible/library/heat_wsgi_files.py  which files differ (one round trip)
     DIR/ansible/rolling-restart.yml restart the API hosts one at a time
 
 The playbooks find each host's tree as ``{{ playbook_dir }}/../<host>``, so
@@ -23,6 +24,7 @@ from heat_wsgi.derive import Derived
 from heat_wsgi.files import RenderedFile
 from heat_wsgi.model import Topology
 from heat_wsgi.render.ansible.inventory import broker_host_vars, build_inventory
+from heat_wsgi.render.ansible.library import MODULE_NAME, MODULE_SOURCE
 from heat_wsgi.render.ansible.rolling import rolling_restart_playbook
 from heat_wsgi.render.ansible.site import site_playbook
 from heat_wsgi.render.ansible.yamlout import dump_yaml
@@ -51,6 +53,12 @@ skip_list:
 """
 
 
+def _module_text(header_lines: list[str]) -> str:
+    # The shebang stays first: Ansible reads the interpreter from it.
+    shebang, rest = MODULE_SOURCE.split("\n", 1)
+    return "\n".join([shebang, *header_lines, rest.lstrip("\n")])
+
+
 def render_ansible(topology: Topology, derived: Derived,
                    files: Mapping[PurePosixPath, RenderedFile]) -> list[RenderedFile]:
     """Inventory, playbooks and ansible.cfg, from the topology and its per-host files."""
@@ -73,6 +81,9 @@ def render_ansible(topology: Topology, derived: Derived,
         item("inventory.yml", dump_yaml(build_inventory(topology, index, files),
                                         doc("Ansible inventory: groups by role, what each host gets")),
              "Ansible inventory: groups, addresses, files, units"),
+        item(f"library/{MODULE_NAME}.py", _module_text(doc(
+            f"Ansible module {MODULE_NAME}: which files differ from the rendered ones")),
+             "Ansible module: finds the files to copy, in one round trip per host"),
         item("rolling-restart.yml", dump_yaml(rolling_restart_playbook(),
                                               doc("restart the API hosts one at a time, drained")),
              "playbook: drain, restart, check and enable one API host at a time"),

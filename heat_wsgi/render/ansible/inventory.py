@@ -10,6 +10,7 @@ one depends on, the HAProxy servers of its API instances and their
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -44,7 +45,7 @@ def _mode(mode: int) -> str:
 
 def _file_entries(host: Host, files: list[RenderedFile], skip: set[str]) -> list[Vars]:
     """The files to copy, grouped by owner, group, mode and whether they hold credentials."""
-    groups: dict[tuple[str, str, int, bool], list[str]] = {}
+    groups: dict[tuple[str, str, int, bool], list[RenderedFile]] = {}
     for item in files:
         if item.path in skip:
             continue
@@ -53,10 +54,12 @@ def _file_entries(host: Host, files: list[RenderedFile], skip: set[str]) -> list
         mode = item.mode & 0o777 & (0o640 if secret else 0o777)
         # heat.conf: readable by the services' group, by nobody else.
         group = host.group if item.kind == "heat.conf" else "root"
-        groups.setdefault(("root", group, mode, secret), []).append(item.path)
+        groups.setdefault(("root", group, mode, secret), []).append(item)
+    # sha1: what library/heat_wsgi_files compares, in the order of paths.
     return [{"owner": owner, "group": group, "mode": _mode(mode), "secret": secret,
-             "paths": paths}
-            for (owner, group, mode, secret), paths in sorted(groups.items())]
+             "paths": [i.path for i in items],
+             "sha1": [hashlib.sha1(i.text.encode("utf-8")).hexdigest() for i in items]}
+            for (owner, group, mode, secret), items in sorted(groups.items())]
 
 
 def _health_uri(topology: Topology) -> str:

@@ -69,6 +69,9 @@ def _copy(name: str, secret: bool, register: str) -> Task:
         "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | subelements('paths') }}}}"),
         "loop_control": {"label": Jinja("{{ item.1 }}")},
         "register": register,
+        # Only what heat_wsgi_files found different: one round trip per host
+        # when nothing changed, and a check run diffs exactly those.
+        "when": Jinja("item.1 in heat_wsgi_differ.differ"),
         "notify": "Reload systemd",
     }
     if secret:
@@ -110,6 +113,9 @@ def _prepare_play() -> dict[str, Any]:
                                       "mode": Jinja("{{ item.mode }}")},
              "loop": Jinja("{{ heat_wsgi_directories }}"),
              "loop_control": {"label": Jinja("{{ item.path }}")}},
+            {"name": "Find the files that differ from the rendered ones",
+             "heat_wsgi_files": {"files": Jinja("{{ heat_wsgi_files }}")},
+             "register": "heat_wsgi_differ"},
             _copy("Copy the rendered files", False, "heat_wsgi_copied"),
             _copy("Copy the rendered files that hold credentials", True, "heat_wsgi_copied_secret"),
             {"name": "Remember which files changed",
