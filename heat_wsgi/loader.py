@@ -50,6 +50,20 @@ _FLOAT = "tag:yaml.org,2002:float"
 _ITEM_KEYS = ("name", "host", "service")
 
 
+#: How deep ``[...]``/``{...}`` may nest: PyYAML's scanner takes time quadratic in it.
+MAX_FLOW_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs here
+    """SafeLoader with flow collections nested at most :data:`MAX_FLOW_DEPTH` deep."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"'[' and '{{' are nested more than "
+                                            f"{MAX_FLOW_DEPTH} deep", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
 def _read_bounded(file: Path, limit: int) -> str:
     """The UTF-8 text of regular file ``file``, at most ``limit`` bytes; OSError or ValueError otherwise.
 
@@ -291,7 +305,7 @@ def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | Non
     if len(text) > MAX_TOPOLOGY_BYTES:
         raise TopologyError("<yaml>", f"is larger than {MAX_TOPOLOGY_BYTES} bytes", None, filename)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except RecursionError:
         raise TopologyError("<yaml>", "is nested too deeply", None, filename) from None
     except yaml.MarkedYAMLError as exc:

@@ -53,6 +53,7 @@ import re
 import unicodedata
 
 from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.redact import mask_secrets
 
 __all__ = [
     "UnsafeValue", "unsafe_reason", "ini_unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
@@ -76,7 +77,7 @@ class UnsafeValue(HeatWsgiError, ValueError):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"cannot write {self.value!r} into {self.fmt}: {self.reason}"
+        return f"cannot write {mask_secrets(repr(self.value))} into {self.fmt}: {self.reason}"
 
 
 def unsafe_reason(value: str) -> str | None:

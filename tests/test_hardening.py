@@ -184,9 +184,13 @@ def test_document_size_is_bounded() -> None:
         loads_topology("name: x\n" + "# padding\n" * 3_000_000)
 
 
-def test_deep_nesting_is_one_error() -> None:
-    with pytest.raises(TopologyError):
-        loads_topology("name: " + "[" * 50_000 + "]" * 50_000 + "\n")
+def test_deep_nesting_is_one_error_quickly() -> None:
+    started = time.monotonic()
+    with pytest.raises(TopologyError, match="nested"):
+        loads_topology("name: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(TopologyError, match="nested"):
+        loads_topology("name:\n" + "".join(" " * i + "- \n" for i in range(2_000)))
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize("old, new, field", [
@@ -239,3 +243,24 @@ def test_diagram_escapes_names() -> None:
     except HeatWsgiError as exc:
         dot = str(exc)
     assert "\x1b" not in dot
+
+
+def test_cli_error_lines_are_masked_and_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = SAMPLE_TEXT.replace("name: rest-server-1", "name: \"rest\\e[31m\"").replace(
+        "heat:heat-db-secret@", "heat:heat-db-secret\\x07@").replace("  url: mysql", '  url: "mysql', 1)
+    text = text.replace("?charset=utf8\n  host: A", "?charset=utf8\"\n  host: A", 1)
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    assert main(["diagram", "--format", "dot", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and len(err.splitlines()) == 1
+
+
+def test_upper_case_section_is_what_validation_reads() -> None:
+    # oslo.config files [Database] under "database": host B would use this loopback URL.
+    text = SAMPLE_TEXT.replace("  sql_connection = mysql+pymysql://heat:heat-db-secret@127.0.0.1/heat?charset=utf8\n", "")
+    text = text.replace("  [paste_deploy]\n", "  [Database]\n  connection = mysql+pymysql://heat:x@127.0.0.1/heat\n  [paste_deploy]\n")
+    text = text.partition("database:\n")[0] + "message_bus:" + text.partition("message_bus:")[2]
+    problems = validate(loads_topology(text))
+    assert any(p.path == "base_config.database.connection" and "loopback" in p.message for p in problems)
+    assert not any("has no [database] connection" in p.message for p in problems)
