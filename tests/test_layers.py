@@ -18,6 +18,7 @@ PACKAGE = REPO / "heat_wsgi"
 
 #: Lowest first. A name stands for the module and everything under it.
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("heat_wsgi.redact",),
     ("heat_wsgi.errors", "heat_wsgi.services", "heat_wsgi.callable_module"),
     ("heat_wsgi.quoting", "heat_wsgi.files", "heat_wsgi.config_args", "heat_wsgi.healthcheck",
      "heat_wsgi.postfork", "heat_wsgi.cfn_compat"),

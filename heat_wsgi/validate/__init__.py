@@ -43,6 +43,8 @@ RULES: tuple[Rule, ...] = (
     heatconf.rule_host_values,
     network.rule_loopback,
     heatconf.rule_engine_amqp,
+    heatconf.rule_amqp_url_passwords,
+    budgets.rule_limits,
     budgets.rule_timeouts_and_sizes,
     budgets.rule_db_budget,
     deploy.rule_admin_socket,
