@@ -1,4 +1,4 @@
-"""heat.conf as oslo.config reads it: values, the line of each option, syntax errors.
+r"""heat.conf as oslo.config reads it: values, the line of each option, syntax errors.
 
 ``configparser`` drops comments and rejects repeated keys, so the text is read
 line by line, the way ``oslo_config.iniparser`` and ``ConfigOpts`` do: lines
