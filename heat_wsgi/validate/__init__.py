@@ -46,6 +46,7 @@ RULES: tuple[Rule, ...] = (
     budgets.rule_timeouts_and_sizes,
     budgets.rule_db_budget,
     deploy.rule_admin_socket,
+    deploy.rule_stats,
     deploy.rule_log,
     deploy.rule_check_timing,
     deploy.rule_accounts,

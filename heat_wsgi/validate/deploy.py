@@ -6,11 +6,12 @@ import re
 
 from heat_wsgi.derive.accounts import broker_accounts, database_account
 from heat_wsgi.derive.addresses import is_loopback, split_hostport
+from heat_wsgi.derive.layout import stats_address
 from heat_wsgi.model import ProxyConfig
 from heat_wsgi.validate.context import RuleContext, duration_seconds, valid_address
 from heat_wsgi.validate.names import PATH_UNSAFE
 
-__all__ = ["check_down_seconds", "rule_admin_socket", "rule_log", "rule_check_timing",
+__all__ = ["check_down_seconds", "rule_admin_socket", "rule_stats", "rule_log", "rule_check_timing",
            "rule_accounts", "SYSLOG_FACILITIES"]
 
 SYSLOG_FACILITIES = frozenset({
@@ -66,6 +67,42 @@ def rule_admin_socket(ctx: RuleContext) -> None:
         elif sock.mode == "0600":
             ctx.warning("proxy.admin_socket.group", "is ignored with mode '0600'; use mode "
                         "'0660' to let the group in", sock.group)
+
+
+_STATS_USER = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
+
+
+def rule_stats(ctx: RuleContext) -> None:
+    """The stats page stays on loopback, or asks for credentials read from a private file."""
+    proxy = ctx.topology.proxy
+    if proxy is None or proxy.stats is None:
+        return
+    stats = proxy.stats
+    host = ctx.index.hosts.get(proxy.host)
+    if stats.credentials_file is not None and not stats.credentials_file.strip():
+        ctx.error("proxy.stats.credentials_file", "must be a path", stats.credentials_file)
+    if stats.credentials is not None:
+        user, colon, password = stats.credentials.partition(":")
+        # Never the value itself: it is a password.
+        if not colon or not _STATS_USER.fullmatch(user) or not password:
+            ctx.error("proxy.stats.credentials_file", "must hold one line 'user:password' "
+                      "(user of letters, digits and '_.@+-')", None)
+        elif not password.isprintable() or "'" in password or password != password.strip():
+            ctx.error("proxy.stats.credentials_file", "must hold a password of printable "
+                      "characters without a single quote or outer whitespace", None)
+    elif stats.credentials_file is not None:
+        ctx.error("proxy.stats.credentials_file", "was not read: load the topology with "
+                  "heat_wsgi.load_topology, or call "
+                  "heat_wsgi.secretfile.read_stats_credentials", stats.credentials_file)
+    if host is None:
+        return
+    address = stats_address(stats, host)
+    if stats.credentials is None and stats.credentials_file is None \
+            and not is_loopback(address):
+        ctx.error("proxy.stats.credentials_file", f"is required: the stats page binds "
+                  f"{address or '(every address)'}, which is not loopback, so it needs a "
+                  "'user:password' file that others cannot read (or leave proxy.stats.address "
+                  "unset to keep the page on the proxy host's loopback)", None)
 
 
 def rule_log(ctx: RuleContext) -> None:

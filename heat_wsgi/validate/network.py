@@ -8,7 +8,7 @@ from heat_wsgi.derive.addresses import (
     hostlist_hosts, is_loopback, is_wildcard, mask_password, url_hosts,
 )
 from heat_wsgi.derive.heatconf import AMQP_HOST_KEYS, AMQP_URL_KEYS, DB_URL_KEYS
-from heat_wsgi.derive.layout import uwsgi_sockets
+from heat_wsgi.derive.layout import stats_address, uwsgi_sockets
 from heat_wsgi.services import SERVICE_NAMES, SERVICES
 from heat_wsgi.validate.context import RuleContext, check_port, duration_seconds, valid_address
 
@@ -99,8 +99,12 @@ def rule_bindings(ctx: RuleContext) -> None:
              f"{path}.port", True)
     if proxy.stats is not None:
         check_port(ctx, "proxy.stats.port", proxy.stats.port)
-        address = proxy.stats.address if proxy.stats.address is not None else bind_address
-        bind(proxy_host.name, address, proxy.stats.port, "proxy stats", "proxy.stats.port", True)
+        if proxy.stats.address is not None and not valid_address(proxy.stats.address,
+                                                                 wildcard_ok=True):
+            ctx.error("proxy.stats.address", "must be an IP address or host name",
+                      proxy.stats.address)
+        bind(proxy_host.name, stats_address(proxy.stats, proxy_host), proxy.stats.port,
+             "proxy stats", "proxy.stats.port", True)
 
 
 def rule_proxy(ctx: RuleContext) -> None:
