@@ -47,6 +47,8 @@ RULES: tuple[Rule, ...] = (
     budgets.rule_db_budget,
     deploy.rule_admin_socket,
     deploy.rule_stats,
+    deploy.rule_paths,
+    deploy.rule_file_paths,
     deploy.rule_log,
     deploy.rule_check_timing,
     deploy.rule_accounts,
