@@ -9,7 +9,7 @@ The rules, for every example:
   (``haproxy -c``; oslo.config for heat.conf) carrying the exact value.
 
 CI runs a fixed number of examples (``HEAT_WSGI_PROPERTY_EXAMPLES``, default
-40 per property; the pure part runs in seconds). A long run::
+15 per property and field; the pure part runs in seconds). A long run::
 
     HEAT_WSGI_PROPERTY_EXAMPLES=5000 .venv/bin/python -m pytest -p no:cacheprovider \\
         tests/test_properties.py
@@ -41,7 +41,7 @@ from heat_wsgi.render.haproxy import render_haproxy
 from heat_wsgi.validate import validate
 from render_checks import haproxy_check
 
-EXAMPLES = int(os.environ.get("HEAT_WSGI_PROPERTY_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("HEAT_WSGI_PROPERTY_EXAMPLES", "15"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                    suppress_health_check=[HC.too_slow, HC.filter_too_much])
 replace = dataclasses.replace
