@@ -31,6 +31,7 @@ import yaml
 
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.model import ConfOption, Topology, _describe, _hints, source_at
+from heat_wsgi.secretfile import read_stats_credentials
 
 __all__ = ["load_topology", "loads_topology", "MAX_TOPOLOGY_BYTES", "MAX_BASE_CONFIG_BYTES",
            "MAX_ALIAS_EXPANSION"]
@@ -326,7 +327,12 @@ def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | Non
         if isinstance(exc, TopologyError):
             raise
         raise TopologyError("<top>", f"cannot be read: {exc}", None, filename) from None
-    return dataclasses.replace(topology, sources=tuple(sorted(builder.sources.items())))
+    topology = dataclasses.replace(topology, sources=tuple(sorted(builder.sources.items())))
+    try:
+        return read_stats_credentials(topology, base_dir)
+    except TopologyError as exc:
+        raise TopologyError(exc.path, exc.message, exc.value,
+                            source_at(builder.sources, exc.path) or filename) from None
 
 
 def load_topology(path: str | Path, *, base_config_anywhere: bool = False) -> Topology:

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "heat_wsgi.postfork", "heat_wsgi.cfn_compat"),
     # the model; what runs processes; the WSGI side (boot, the CloudWatch API)
     ("heat_wsgi.model", "heat_wsgi.runtime", "heat_wsgi.boot", "heat_wsgi.cw"),
+    ("heat_wsgi.secretfile",),   # reads the credentials files a topology names
     ("heat_wsgi.loader", "heat_wsgi.derive", "heat_wsgi.schema"),
     ("heat_wsgi.validate",),
     ("heat_wsgi.render", "heat_wsgi.diagram"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from heat_wsgi.diagram import DIAGRAM_FORMATS, render_diagram
@@ -61,7 +62,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         print("nothing written: fix the errors above first", file=sys.stderr)
         return 1
     files = render_all(topology, validated=True)
-    target = write_tree(files, args.output, force=args.force)
+    inputs = [args.topology] + [source.rpartition(":")[0] for key, source in topology.sources
+                                if key == "base_config"]
+    stats = topology.proxy.stats if topology.proxy else None
+    if stats is not None and stats.credentials_file is not None:
+        inputs.append(Path(args.topology).parent / stats.credentials_file)
+    target = write_tree(files, args.output, force=args.force, inputs=inputs)
     print(f"wrote {len(files)} files to {target} (list: {target / MANIFEST_NAME})")
     return 0
 
