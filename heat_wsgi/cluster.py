@@ -30,11 +30,11 @@ from heat_wsgi.local.localize import (
     EPMD_PORT, FALLBACK_BASE, REPO_HEAT_CONF, LocalPlan, default_topology, localize,
 )
 from heat_wsgi.local.plan import (
-    PlannedService, db_sync_config, endpoints, needs_own_tables, plan_files, plan_services,
-    stats_socket,
+    DB_SYNC_STAGE, PlannedService, db_sync_config, endpoints, keystone_catalog, needs_own_tables,
+    plan_files, plan_services, stats_socket,
 )
 from heat_wsgi.model import Topology
-from heat_wsgi.runtime import apache, haproxy, heat, mariadb, process, rabbitmq, uwsgi
+from heat_wsgi.runtime import apache, haproxy, heat, keystone, mariadb, process, rabbitmq, uwsgi
 from heat_wsgi.runtime.record import MARKER_NAME, Record, load
 from heat_wsgi.runtime.service import Service, stop_all
 from heat_wsgi.writer import write_in_place
@@ -83,6 +83,8 @@ def _start(plan: LocalPlan, planned: PlannedService) -> Service:
         bus = plan.message_bus
         return rabbitmq.start_rabbitmq(state, address=bus.address, port=bus.port,
                                        epmd_port=EPMD_PORT)
+    if planned.kind == "keystone":
+        return _start_keystone(plan, planned)
     if planned.kind == "heat-engine":
         service = heat.start_engine(venv, _config(planned), state, name,
                                     host=planned.host, workers=planned.workers,
@@ -102,6 +104,33 @@ def _start(plan: LocalPlan, planned: PlannedService) -> Service:
                                    site_logs=[Path(p) for p in planned.site_logs])
     return haproxy.start_haproxy(_config(planned), state, name,
                                  extra_cfgs=[Path(p) for p in planned.extra_configs])
+
+
+def _start_keystone(plan: LocalPlan, planned: PlannedService) -> Service:
+    """Keystone with its database in our MariaDB, and the identities Heat is deployed with."""
+    accounts = plan.keystone
+    if accounts is None:
+        raise ServiceError(planned.name, "the plan runs Keystone but sets no accounts")
+    db = plan.database
+    url = keystone.create_database(mariadb.socket_path(plan.state_dir), f"{db.address}:{db.port}",
+                                   service=planned.name,
+                                   log=str(plan.state_dir / "logs" / "mariadb.log"))
+    service = keystone.start_keystone(plan.venv, plan.state_dir, database_url=url,
+                                      address=accounts.address, port=accounts.port,
+                                      admin_password=accounts.admin_password, name=planned.name)
+    try:
+        keystone.ensure_identities(
+            accounts.url, admin_password=accounts.admin_password,
+            service_user=(accounts.heat_user, accounts.heat_password, accounts.service_project),
+            demo_user=(accounts.demo_user, accounts.demo_password, accounts.demo_project),
+            stack_domain=(accounts.stack_domain, accounts.domain_admin,
+                          accounts.domain_admin_password),
+            catalog=keystone_catalog(plan), region=accounts.region)
+    except Exception as exc:
+        service.stop()
+        raise ServiceError(planned.name, f"cannot make Heat's identities in Keystone: {exc}",
+                           service.log) from exc
+    return service
 
 
 def _config(planned: PlannedService) -> Path:
@@ -136,6 +165,8 @@ def _preflight(plan: LocalPlan, services: Sequence[PlannedService]) -> None:
               "apt-get install mariadb-server", "mariadb" in kinds),
              ("rabbitmq", Path(rabbitmq.RABBITMQ_SERVER), "apt-get install rabbitmq-server",
               "rabbitmq" in kinds),
+             ("keystone", plan.venv / "bin" / "keystone-manage", "pip install keystone",
+              "keystone" in kinds),
              ("haproxy", Path(shutil.which("haproxy") or "/usr/sbin/haproxy"),
               "apt-get install haproxy", "haproxy" in kinds),
              ("apache", Path(shutil.which("apache2") or "/usr/sbin/apache2"),
@@ -155,10 +186,12 @@ def _describe(service: Service, seconds: float) -> str:
 
 def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
        venv: Path | None = None, engines_per_host: int | None = None,
-       topology: Topology | None = None, progress: Progress = print) -> UpResult:
+       topology: Topology | None = None, keystone: bool = False,
+       progress: Progress = print) -> UpResult:
     """Bring the topology up; start only what is not running already.
 
     :param topology: a model to run instead of ``topology_file`` (library use).
+    :param keystone: with a real Keystone (:mod:`heat_wsgi.local.keystone`).
 
     :raises ServiceError: a service cannot start; everything this call started
         has been stopped again and the message names the service and its log.
@@ -168,17 +201,19 @@ def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
                 else str(topology_file.absolute()) if topology_file else None)
     record = load(state_dir)
     if record is not None and record.services and (
-            record.topology != topo_key or record.engines_per_host != engines_per_host):
+            record.topology != topo_key or record.engines_per_host != engines_per_host
+            or record.keystone != keystone):
         if any(s.alive() for s in record.services):
             raise ServiceError("heat-wsgi", f"{state_dir} already runs topology "
                                f"{record.topology or '(default)'} (engines per host: "
-                               f"{record.engines_per_host or 'as given'}); run "
+                               f"{record.engines_per_host or 'as given'}, Keystone: "
+                               f"{'yes' if record.keystone else 'no'}); run "
                                "`heat-wsgi down` first or use another --state-dir")
     if record is None or not any(s.alive() for s in record.services):
         record = Record(state_dir=state_dir, topology=topo_key, engines_per_host=engines_per_host,
-                        services=record.services if record else [])
+                        keystone=keystone, services=record.services if record else [])
     plan = localize(topology or load_topology(topology_file, engines_per_host), state_dir,
-                    venv or Path(sys.prefix))
+                    venv or Path(sys.prefix), keystone=keystone)
     record.venv = str(plan.venv)
     record.endpoints = endpoints(plan)
     record.stats_socket = str(stats_socket(plan)) if plan.topology.proxy else None
@@ -211,7 +246,7 @@ def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
     try:
         synced = False
         for stage in sorted({s.stage for s in todo}):
-            if stage >= 1 and not synced:  # the schema before any Heat process
+            if stage >= DB_SYNC_STAGE and not synced:  # the schema before any Heat process
                 _db_sync(plan, progress)
                 synced = True
             _start_stage(plan, [s for s in todo if s.stage == stage], record, started, progress)
@@ -259,6 +294,24 @@ def _start_stage(plan: LocalPlan, steps: list[PlannedService], record: Record,
         first = errors[0]
         assert first is not None
         raise first
+
+
+def recorded_plan(record: Record) -> LocalPlan:
+    """The local plan a record's ``up`` ran, worked out again (``restart`` needs it)."""
+    if record.topology is not None and record.topology.startswith("<model"):
+        raise ServiceError("heat-wsgi", f"{record.state_dir} runs topology "
+                           f"{record.topology}, given as a model: only its caller can restart it")
+    path = Path(record.topology) if record.topology else None
+    return localize(load_topology(path, record.engines_per_host), record.state_dir,
+                    Path(record.venv) if record.venv else Path(sys.prefix),
+                    keystone=record.keystone)
+
+
+def start_planned(plan: LocalPlan, planned: PlannedService, record: Record) -> Service:
+    """Start one service of the plan again (``restart``), recorded the moment it runs."""
+    service = _start(plan, planned)
+    record.add(service)
+    return service
 
 
 # -- status, down, logs -------------------------------------------------------

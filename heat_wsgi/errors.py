@@ -105,3 +105,7 @@ class LabError(HeatWsgiError):
 
     def __str__(self) -> str:
         return f"lab {self.where}: {self.message}"
+
+
+class RestartError(HeatWsgiError):
+    """``heat-wsgi restart`` cannot be planned: a service name the run does not have."""

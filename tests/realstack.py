@@ -4,12 +4,16 @@ plus the client-side helpers the real-server tests share."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from heat_wsgi.runtime import heat, keystone, mariadb, rabbitmq
@@ -131,3 +135,98 @@ def create_random_string_stack(client: Any, name: str | None = None) -> tuple[st
 
 def env_without_proxies() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+
+
+LOADGEN = Path(__file__).with_name("loadgen.py")
+HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
+
+
+@dataclass
+class LoadRun:
+    """A load that ran: its summary, and when (on its clock) the event began and ended."""
+
+    summary: dict[str, Any]
+    event_started: float
+    event_ended: float
+
+    def line(self, what: str) -> str:
+        s = self.summary
+        return (f"{what}: {s['reads']} reads, {s['creates']} creates, {s['failed']} failed "
+                f"(outage {s['outage_seconds']}s), stacks accepted {len(s['stacks'])}, "
+                f"complete {s['complete']}, event at {self.event_started:.1f}-"
+                f"{self.event_ended:.1f}s of {s['seconds']}s")
+
+
+@contextmanager
+def client_load(popen: Callable[[list[str]], "subprocess.Popen[Any]"], api: str, tmp: Path, *,
+                readers: int = 4, creators: int = 1, seconds: float = 300,
+                settle: float = 150) -> Iterator[Callable[[], float]]:
+    """``tests/loadgen.py`` on ``api`` for the block's length; yields the load's clock.
+
+    ``popen`` starts it (``subprocess.Popen``, or a lab's namespace runner).
+    On leaving the block the load is told to stop, the accepted stacks are
+    waited for, and the summary is in ``tmp/load.json`` (:func:`read_summary`).
+    """
+    stop, ready, out = tmp / "stop", tmp / "ready", tmp / "load.json"
+    for path in (stop, ready, out):
+        path.unlink(missing_ok=True)
+    proc = popen(
+        [sys.executable, str(LOADGEN), "--api", api,
+         "--readers", str(readers), "--creators", str(creators), "--seconds", str(seconds),
+         "--settle", str(settle), "--stop-file", str(stop), "--ready-file", str(ready),
+         "--out", str(out)])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() or not ready.read_text().strip():
+            assert proc.poll() is None, "the load generator exited before it began"
+            assert time.monotonic() < deadline, "the load generator did not begin in 30 s"
+            time.sleep(0.1)
+        began = float(ready.read_text())
+        time.sleep(3)  # let the clients settle into a rhythm before the event
+
+        def clock() -> float:
+            return time.monotonic() - began
+        yield clock
+        time.sleep(3)  # and keep them going a little after it
+    finally:
+        stop.touch()
+        try:
+            proc.wait(timeout=seconds + settle + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def read_summary(tmp: Path) -> dict[str, Any]:
+    return dict(json.loads((tmp / "load.json").read_text()))
+
+
+def run_cli(*args: str, timeout: float = 300) -> "subprocess.CompletedProcess[str]":
+    """``heat-wsgi ARGS`` from this venv, output captured."""
+    return subprocess.run([HEAT_WSGI, *args], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@contextmanager
+def cluster_up(state_dir: Path, *args: str,
+               timeout: float = 600) -> Iterator[tuple[Any, str]]:
+    """``heat-wsgi up ARGS`` for the block: yields (record, output); ``down --purge`` after,
+    which must leave none of the recorded pids running."""
+    from heat_wsgi.runtime import process
+    from heat_wsgi.runtime.record import load as load_record
+
+    result = run_cli("up", "--state-dir", str(state_dir), *args, timeout=timeout)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        record = load_record(state_dir)
+        assert record is not None
+        yield record, result.stdout
+    finally:
+        record = load_record(state_dir)
+        down = run_cli("down", "--purge", "--state-dir", str(state_dir))
+        assert down.returncode == 0, down.stdout + down.stderr
+        if record is not None:
+            left = [(s.name, p.pid) for s in record.services for p in s.procs
+                    if process.is_alive(p.pid, p.starttime)]
+            assert left == [], f"still running after down: {left}"

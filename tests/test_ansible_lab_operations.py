@@ -29,73 +29,22 @@ from ansiblelab import Deployment, deployment, recap  # noqa: F401 - the fixture
 from heat_wsgi.model import ApiInstance, EngineGroup, Host
 from heat_wsgi.render.haproxy import admin_socket_path
 from labfixture import lab  # noqa: F401 - the fixture deployment builds on
+from realstack import LoadRun, client_load, read_summary
 
 pytestmark = pytest.mark.real
 
-LOADGEN = Path(__file__).with_name("loadgen.py")
 CLIENTS = Path(__file__).with_name("lab_clients.py")
 OPENSTACK = Path(sys.prefix) / "bin" / "openstack"
 PROXY = "198.18.0.1"
 D_ADDRESS = "198.18.0.4"
 
 
-@dataclasses.dataclass
-class LoadRun:
-    """A load that ran: its summary, and when (on its clock) the event began and ended."""
-
-    summary: dict[str, Any]
-    event_started: float
-    event_ended: float
-
-    def line(self, what: str) -> str:
-        s = self.summary
-        return (f"{what}: {s['reads']} reads, {s['creates']} creates, {s['failed']} failed "
-                f"(outage {s['outage_seconds']}s), stacks accepted {len(s['stacks'])}, "
-                f"complete {s['complete']}, event at {self.event_started:.1f}-"
-                f"{self.event_ended:.1f}s of {s['seconds']}s")
-
-
 @contextmanager
-def load(deployment: Deployment, tmp: Path, *, readers: int = 4, creators: int = 1,
-         seconds: float = 300, settle: float = 150) -> Iterator[Callable[[], float]]:
-    """Clients on A's proxy for the block's length; yields the load's clock.
-
-    On leaving the block the load is told to stop, the accepted stacks are
-    waited for, and the summary is stored on the yielded function's ``run``.
-    """
-    stop, ready, out = tmp / "stop", tmp / "ready", tmp / "load.json"
-    for path in (stop, ready, out):
-        path.unlink(missing_ok=True)
-    proc = deployment.lab.control_popen(
-        [sys.executable, str(LOADGEN), "--api", f"http://{PROXY}:8004/v1/admin",
-         "--readers", str(readers), "--creators", str(creators), "--seconds", str(seconds),
-         "--settle", str(settle), "--stop-file", str(stop), "--ready-file", str(ready),
-         "--out", str(out)])
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists() or not ready.read_text().strip():
-            assert proc.poll() is None, "the load generator exited before it began"
-            assert time.monotonic() < deadline, "the load generator did not begin in 30 s"
-            time.sleep(0.1)
-        began = float(ready.read_text())
-        time.sleep(3)  # let the clients settle into a rhythm before the event
-
-        def clock() -> float:
-            return time.monotonic() - began
+def load(deployment: Deployment, tmp: Path, **kwargs: Any) -> Iterator[Callable[[], float]]:
+    """:func:`realstack.client_load` on A's proxy, run inside the lab's control namespace."""
+    with client_load(deployment.lab.control_popen, f"http://{PROXY}:8004/v1/admin", tmp,
+                     **kwargs) as clock:
         yield clock
-        time.sleep(3)  # and keep them going a little after it
-    finally:
-        stop.touch()
-        try:
-            proc.wait(timeout=seconds + settle + 60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def read_summary(tmp: Path) -> dict[str, Any]:
-    return dict(json.loads((tmp / "load.json").read_text()))
 
 
 def unit_starts(deployment: Deployment, host: str) -> dict[str, str]:

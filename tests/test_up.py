@@ -7,6 +7,7 @@ The cluster is started once for the module with the real CLI on
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -25,11 +26,10 @@ from heat_wsgi.runtime import haproxy, process
 from heat_wsgi.runtime.record import Record, load
 
 from conftest import wait_until
-from realstack import wait_settled
+from realstack import LoadRun, client_load, cluster_up, read_summary, run_cli, wait_settled
 
 pytestmark = pytest.mark.real
 
-HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
 REST = "http://127.0.0.1:8004/v1/admin"
 CFN = "http://127.0.0.1:8000/v1/"
 STACKS = 20
@@ -49,11 +49,6 @@ TEMPLATE = {
 }
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([HEAT_WSGI, *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
-
-
 def heat_client() -> Any:
     from heatclient import client
 
@@ -62,20 +57,8 @@ def heat_client() -> Any:
 
 @pytest.fixture(scope="module")
 def up(state_dir: Path) -> Iterator[tuple[Record, str]]:
-    result = run_cli("up", "--state-dir", str(state_dir), "--demo")
-    try:
-        assert result.returncode == 0, result.stdout + result.stderr
-        record = load(state_dir)
-        assert record is not None
-        yield record, result.stdout
-    finally:
-        record = load(state_dir)
-        down = run_cli("down", "--purge", "--state-dir", str(state_dir))
-        assert down.returncode == 0, down.stdout + down.stderr
-        if record is not None:
-            left = [(s.name, p.pid) for s in record.services for p in s.procs
-                    if process.is_alive(p.pid, p.starttime)]
-            assert left == [], f"still running after down: {left}"
+    with cluster_up(state_dir, "--demo") as running:
+        yield running
 
 
 def test_up_prints_endpoints_diagram_and_client_help(up: tuple[Record, str]) -> None:
@@ -271,3 +254,74 @@ def test_failover_one_api_instance(up: tuple[Record, str], state_dir: Path) -> N
     assert restarted is not None
     new = restarted.service("uwsgi-api-node-3")
     assert new is not None and new.pid != victim.pid and new.alive()
+
+
+# -- restarts under load ---------------------------------------------------------
+
+def _pids(state_dir: Path, kinds: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    record = load(state_dir)
+    assert record is not None
+    return {s.name: s.pids for s in record.services if s.kind in kinds}
+
+
+def _restart_under_load(state_dir: Path, tmp: Path, what: str, args: tuple[str, ...], *,
+                        creators: int) -> tuple[LoadRun, str]:
+    with client_load(subprocess.Popen, REST, tmp, readers=4, creators=creators,
+                     seconds=400, settle=150) as clock:
+        started = clock()
+        result = run_cli("restart", "--state-dir", str(state_dir), *args, timeout=400)
+        ended = clock()
+        assert result.returncode == 0, result.stdout + result.stderr
+    run = LoadRun(read_summary(tmp), started, ended)
+    print("\n" + result.stdout + run.line(what))
+    for failure in run.summary["failures"][:10]:
+        print(f"  failed at {failure['at']}s: {failure['what']}: {failure['error']}")
+    return run, result.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="measured: API drain+reload loses nothing, but the "
+                   "engine restarts lose in-flight RPC calls (7 reads/creates timed out at 30 s "
+                   "during them); not fixed yet")
+def test_rolling_restart_under_reads_and_creates_fails_nothing(up: tuple[Record, str],
+                                                               state_dir: Path,
+                                                               tmp_path: Path) -> None:
+    apis = _pids(state_dir, ("uwsgi",))
+    engines = _pids(state_dir, ("heat-engine",))
+    run, output = _restart_under_load(state_dir, tmp_path, "restart --rolling", ("--rolling",),
+                                      creators=2)
+    # Every API instance went through every step, one at a time, then each engine.
+    for name in apis:
+        instance = name.removeprefix("uwsgi-")
+        for action in ("drain", "wait-idle", "ready", "wait-up"):
+            assert re.search(rf"ok  {action} +\w+/{instance} ", output), (action, instance)
+    assert output.count("ok  reload ") == len(apis)
+    assert output.count("ok  restart ") == len(engines)
+    summary = run.summary
+    assert summary["failed"] == 0, summary["failures"][:10]
+    assert summary["reads"] > 100 and len(summary["stacks"]) > 5
+    assert set(summary["stacks"].values()) == {"CREATE_COMPLETE"}, summary["stacks"]
+    # uwsgi's master reloads in place (same pid); each engine is a new process.
+    assert _pids(state_dir, ("uwsgi",)) == apis
+    after = _pids(state_dir, ("heat-engine",))
+    assert after.keys() == engines.keys() and not set(after.values()) & set(engines.values())
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb"])
+def test_apis_and_engines_ride_out_a_restart_of(broker: str, up: tuple[Record, str],
+                                                state_dir: Path, tmp_path: Path) -> None:
+    """The broker or the database goes away and comes back; nothing else is restarted."""
+    heat_pids = _pids(state_dir, ("uwsgi", "heat-engine"))
+    run, _ = _restart_under_load(state_dir, tmp_path, f"restart {broker}", (broker,),
+                                 creators=0)
+    assert _pids(state_dir, ("uwsgi", "heat-engine")) == heat_pids
+    summary = run.summary
+    # A read caught in the outage waits up to the client's 30 s timeout; some get through.
+    assert summary["reads"] > 4
+    # Any failure happened while it was away, not after it was back.
+    late = [f for f in summary["failures"] if f["at"] > run.event_ended + 30]
+    assert late == [], late[:5]
+    # The APIs reach the engines again (RPC) and the engines the database: a stack completes.
+    hc = heat_client()
+    stack_id = hc.stacks.create(stack_name=f"after-{broker}-{uuid.uuid4().hex[:6]}",
+                                template=TEMPLATE)["stack"]["id"]
+    assert wait_settled(hc, stack_id, 120, interval=0.5).stack_status == "CREATE_COMPLETE"

@@ -1,4 +1,4 @@
-"""``heat-wsgi up | status | down | logs``: run a topology on this machine."""
+"""``heat-wsgi up | status | down | logs | restart``: run a topology on this machine."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from heat_wsgi import cluster
-from heat_wsgi.demo import demo_stack
+from heat_wsgi import cluster, rolling
+from heat_wsgi.demo import autoscaling_demo, demo_stack, scaling_group
+from heat_wsgi.local.keystone import client_help
 from heat_wsgi.diagram import render_text_diagram
 from heat_wsgi.runtime.process import log_tail
 from heat_wsgi.services import SERVICES
@@ -27,9 +28,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--state-dir", type=Path, help=state_help)
     up.add_argument("--engines-per-host", type=int, metavar="N",
                     help="heat-engine processes per host in the default topology (default 2)")
+    up.add_argument("--keystone", action="store_true",
+                    help="with a real Keystone on the controller (port 5000): heat-api checks "
+                         "tokens, CFN and CloudWatch check EC2 signatures, engines use trusts")
     up.add_argument("--demo", action="store_true",
-                    help="then create a demo stack through the proxy and show it")
+                    help="then create a demo stack through the proxy and show it; with "
+                         "--keystone, an alarm that grows an autoscaling group")
     up.set_defaults(func=cmd_up)
+
+    restart = subparsers.add_parser(
+        "restart", help="restart services one at a time, draining API instances at HAProxy",
+        description="Restart each SERVICE (names as `status` shows them) one at a time: an "
+                    "API instance is drained at HAProxy, reloaded gracefully (uwsgi: SIGHUP; "
+                    "Apache: graceful), checked healthy and put back; other services are "
+                    "stopped and started again. --rolling: every API instance, then every "
+                    "heat-engine.")
+    restart.add_argument("services", nargs="*", metavar="SERVICE")
+    restart.add_argument("--rolling", action="store_true",
+                         help="every API instance, then every heat-engine, one at a time")
+    restart.add_argument("--state-dir", type=Path, help=state_help)
+    restart.set_defaults(func=cmd_restart)
 
     status = subparsers.add_parser("status", help="pid, address and health of each service")
     status.add_argument("--state-dir", type=Path, help=state_help)
@@ -71,7 +89,7 @@ Clients (noauth: any token works, every caller is admin of project "admin"):
 
 def cmd_up(args: argparse.Namespace) -> int:
     result = cluster.up(args.topology, args.state_dir, engines_per_host=args.engines_per_host,
-                        progress=_progress)
+                        keystone=args.keystone, progress=_progress)
     record = result.record
     print()
     print(f"Heat is up: {len(record.services)} services, state in {record.state_dir}")
@@ -82,9 +100,23 @@ def cmd_up(args: argparse.Namespace) -> int:
     print()
     api = record.endpoints.get(SERVICES["api"].label, "http://127.0.0.1:8004/v1/admin")
     cfn = record.endpoints.get(SERVICES["cfn"].label, "http://127.0.0.1:8000/v1/")
-    print(CLIENT_HELP.format(api=api, cfn=cfn))
+    accounts = result.plan.keystone
+    print(client_help(accounts) if accounts is not None else CLIENT_HELP.format(api=api, cfn=cfn))
     print()
-    print("Then: heat-wsgi status | heat-wsgi logs [SERVICE] | heat-wsgi down [--purge]")
+    print("Then: heat-wsgi status | heat-wsgi logs [SERVICE] | heat-wsgi restart --rolling | "
+          "heat-wsgi down [--purge]")
+    if args.demo and accounts is not None:
+        print()
+        root = api.split("/v1", 1)[0]
+        cw = record.endpoints.get(SERVICES["cloudwatch"].label, "http://127.0.0.1:8003/")
+        group = scaling_group(accounts, api=root, cloudwatch=cw.rstrip("/"),
+                              data_dir=record.state_dir / "botocore")
+        print(f"Autoscaling demo: stack {group.name} ({group.stack_id}), group size "
+              f"{group.size()}; alarm on Load > 70 pointing at its scaling policy")
+        shown = autoscaling_demo(group)
+        print(f"  put Load = 95: alarm {shown['alarm']} is {shown['state']}; "
+              f"group size {shown['before']} -> {shown['after']}")
+        return 0 if shown["after"] != shown["before"] else 1
     if args.demo:
         print()
         shown = demo_stack(api)
@@ -142,4 +174,16 @@ def cmd_logs(args: argparse.Namespace) -> int:
         for path in logs[name]:
             print(f"==> {name}: {path} <==")
             print(log_tail(path, args.lines).replace("\n    | ", "\n").lstrip("\n"))
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    if not args.services and not args.rolling:
+        print("heat-wsgi: restart: name services (as `heat-wsgi status` shows them) "
+              "or give --rolling", file=sys.stderr)
+        return 2
+    if args.services and args.rolling:
+        print("heat-wsgi: restart: give service names or --rolling, not both", file=sys.stderr)
+        return 2
+    rolling.restart(args.services, args.state_dir, progress=_progress)
     return 0

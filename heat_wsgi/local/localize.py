@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from heat_wsgi.derive.addresses import is_loopback
+from heat_wsgi.local.keystone import KEYSTONE_PORT, KeystoneAccounts, keystone_settings
 from heat_wsgi.model import (AdminSocket, ApiInstance, ConfOption, Database, EngineGroup,
                              HealthCheck, Host, Listener, MessageBus, Paths, ProxyConfig,
                              ProxyLog, Topology)
@@ -109,6 +110,8 @@ class LocalPlan:
     transport_url: str
     venv: Path
     state_dir: Path
+    #: the Keystone ``up --keystone`` runs (on the database's host), else None
+    keystone: KeystoneAccounts | None = None
 
 
 def _loopback_map(topology: Topology) -> dict[str, str]:
@@ -155,8 +158,14 @@ def _url_port(url: str, default: int) -> int:
         return default
 
 
-def localize(topology: Topology, state_dir: Path, venv: Path) -> LocalPlan:
-    """``topology`` as ``up`` runs it on this machine, from ``venv`` (see the module docstring)."""
+def localize(topology: Topology, state_dir: Path, venv: Path, *,
+             keystone: bool = False) -> LocalPlan:
+    """``topology`` as ``up`` runs it on this machine, from ``venv`` (see the module docstring).
+
+    :param keystone: run a real Keystone on the database's host (port
+        5000) and set heat.conf up for it (:mod:`heat_wsgi.local.keystone`)
+        instead of the keystone-less settings.
+    """
     state_dir = state_dir.absolute()
     venv = venv.absolute()
     addresses = _loopback_map(topology)
@@ -197,7 +206,9 @@ def localize(topology: Topology, state_dir: Path, venv: Path) -> LocalPlan:
               "?charset=utf8mb4")
     transport_url = f"rabbit://guest:guest@{bus.address}:{bus.port}/"
     cfn = next((l for l in (proxy.listeners if proxy else ()) if l.service == "cfn"), None)
-    conf = [ConfOption(section=s, key=k, value=v) for s, k, v in KEYSTONELESS + UP_ONLY]
+    accounts = KeystoneAccounts(address=db.address, port=KEYSTONE_PORT) if keystone else None
+    auth = keystone_settings(accounts) if accounts is not None else KEYSTONELESS
+    conf = [ConfOption(section=s, key=k, value=v) for s, k, v in auth + UP_ONLY]
     conf.append(ConfOption(section="paste_deploy", key="api_paste_config",
                            value=str(SHIPPED_PASTE)))
     if proxy is not None and cfn is not None:
@@ -217,4 +228,5 @@ def localize(topology: Topology, state_dir: Path, venv: Path) -> LocalPlan:
                                options=topology.message_bus.options
                                if topology.message_bus else ()))
     return LocalPlan(topology=localized, database=db, message_bus=bus, db_url=db_url,
-                     transport_url=transport_url, venv=venv, state_dir=state_dir)
+                     transport_url=transport_url, venv=venv, state_dir=state_dir,
+                     keystone=accounts)

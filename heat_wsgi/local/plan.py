@@ -24,15 +24,20 @@ from heat_wsgi.render.apache import apache_modules
 from heat_wsgi.render.machine import DEPLOY_ONLY_KINDS
 from heat_wsgi.services import SERVICES
 
-__all__ = ["ServiceKind", "PlannedService", "STAGES", "plan_services", "plan_files",
-           "stats_socket", "db_sync_config", "needs_own_tables", "endpoints"]
+__all__ = ["ServiceKind", "PlannedService", "STAGES", "DB_SYNC_STAGE", "plan_services",
+           "plan_files", "stats_socket", "db_sync_config", "needs_own_tables", "endpoints",
+           "keystone_catalog"]
 
-ServiceKind = Literal["mariadb", "rabbitmq", "heat-engine", "uwsgi", "apache", "haproxy"]
+ServiceKind = Literal["mariadb", "rabbitmq", "keystone", "heat-engine", "uwsgi", "apache",
+                      "haproxy"]
 
 #: Start order: every service of a stage is up before the next stage starts;
-#: ``heat-manage db_sync`` runs between the shared services and the engines.
+#: Keystone keeps its database in the MariaDB; ``heat-manage db_sync`` runs
+#: right before the engines' stage (:data:`DB_SYNC_STAGE`).
 STAGES: dict[ServiceKind, int] = {
-    "mariadb": 0, "rabbitmq": 0, "heat-engine": 1, "uwsgi": 2, "apache": 3, "haproxy": 4}
+    "mariadb": 0, "rabbitmq": 0, "keystone": 1, "heat-engine": 2, "uwsgi": 3, "apache": 4,
+    "haproxy": 5}
+DB_SYNC_STAGE = STAGES["heat-engine"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +106,10 @@ def plan_services(plan: LocalPlan) -> list[PlannedService]:
         PlannedService(name="rabbitmq", kind="rabbitmq",
                        ports=((bus.address, bus.port), (bus.address, EPMD_PORT))),
     ]
+    if plan.keystone is not None:
+        services.append(PlannedService(name="keystone", kind="keystone", host=db.host,
+                                       ports=((plan.keystone.address, plan.keystone.port),),
+                                       probes=(plan.keystone.url,)))
     for group in topology.engines:
         conf = heat_conf_path(hosts[group.host])
         services += [PlannedService(name=f"heat-engine-{group.host}-{number}", kind="heat-engine",
@@ -164,7 +173,34 @@ def endpoints(plan: LocalPlan) -> dict[str, str]:
         info = SERVICES[listener.service]
         result[info.label] = (f"http://{listener.address or address}:"
                               f"{listener.effective_port}{info.probe_path}")
+    if plan.keystone is not None:
+        result["Keystone"] = plan.keystone.url
     if proxy.stats is not None:
         stats_host = stats_address(proxy.stats, host) if host else "127.0.0.1"
         result["HAProxy stats"] = f"http://{stats_host}:{proxy.stats.port}{proxy.stats.uri}"
     return result
+
+
+def _proxy_bases(plan: LocalPlan) -> dict[str, str]:
+    """Service name -> ``http://address:port`` of its proxy listener."""
+    proxy = plan.topology.proxy
+    if proxy is None:
+        return {}
+    host = plan.topology.host(proxy.host)
+    address = proxy.address or (host.address if host else "127.0.0.1")
+    return {listener.service: f"http://{listener.address or address}:{listener.effective_port}"
+            for listener in proxy.listeners}
+
+
+def keystone_catalog(plan: LocalPlan) -> tuple[tuple[str, str, str], ...]:
+    """``(name, type, url)`` of each Heat API in Keystone's catalog: the proxy's URLs.
+
+    The openstack client finds Heat there; ``%(project_id)s`` is Keystone's
+    placeholder for the caller's project.
+    """
+    bases = _proxy_bases(plan)
+    return tuple((name, kind, bases[service] + path)
+                 for service, name, kind, path in (
+                     ("api", "heat", "orchestration", "/v1/%(project_id)s"),
+                     ("cfn", "heat-cfn", "cloudformation", "/v1"))
+                 if service in bases)

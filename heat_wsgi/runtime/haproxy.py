@@ -146,6 +146,8 @@ class ServerStat:
     :ivar sessions: cumulated sessions (``stot``); with ``Connection: close``
         that is one per request
     :ivar responses: HTTP responses sent back (sum of ``hrsp_*``)
+    :ivar current: sessions open right now (``scur``); a drained server is
+        idle when it reaches 0
     """
 
     backend: str
@@ -154,6 +156,7 @@ class ServerStat:
     sessions: int
     responses: int
     check_status: str
+    current: int = 0
 
 
 def _int(value: str | None) -> int:
@@ -174,7 +177,8 @@ def show_stat(stats_socket: str | Path) -> list[ServerStat]:
                         ("hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"))
         stats.append(ServerStat(backend=row["pxname"], server=row["svname"],
                                 status=row.get("status", ""), sessions=_int(row.get("stot")),
-                                responses=responses, check_status=row.get("check_status", "")))
+                                responses=responses, check_status=row.get("check_status", ""),
+                                current=_int(row.get("scur"))))
     return stats
 
 
@@ -185,3 +189,14 @@ def server_status(stats_socket: str | Path, backend: str, server: str) -> Server
             return stat
     raise ServiceError("haproxy", f"show stat: no server {backend}/{server} "
                                   f"(got {[f'{s.backend}/{s.server}' for s in show_stat(stats_socket)]})")
+
+
+def set_server_state(stats_socket: str | Path, backend: str, server: str, state: str) -> None:
+    """``set server BACKEND/SERVER state ready|drain|maint``; ServiceError when HAProxy objects.
+
+    HAProxy answers nothing on success and a sentence otherwise (no such
+    server, a socket without ``level admin``).
+    """
+    answer = command(stats_socket, f"set server {backend}/{server} state {state}").strip()
+    if answer:
+        raise ServiceError("haproxy", f"set server {backend}/{server} state {state}: {answer}")

@@ -12,7 +12,9 @@ bootstrap``, and ``keystone.wsgi.api:application`` under ``<venv>/bin/uwsgi``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from heat_wsgi.errors import ServiceError
 from heat_wsgi.quoting import ini_value
@@ -134,3 +136,90 @@ def start_keystone(venv: Path, state_dir: Path, *, database_url: str,
                                 timeout=timeout)
     return Service(name=name, kind="keystone", procs=service.procs, address=service.address,
                    url=url, health=service.health, log=service.log)
+
+
+def admin_session(url: str, user: str, password: str, project: str) -> Any:
+    """A keystoneauth session of ``user`` in ``project`` (both in domain Default)."""
+    from keystoneauth1 import session
+    from keystoneauth1.identity import v3
+
+    return session.Session(auth=v3.Password(
+        auth_url=url, username=user, password=password, user_domain_id="default",
+        project_name=project, project_domain_id="default"))
+
+
+def ensure_identities(url: str, *, admin_password: str, service_user: tuple[str, str, str],
+                      demo_user: tuple[str, str, str], stack_domain: tuple[str, str, str],
+                      catalog: Sequence[tuple[str, str, str]] = (),
+                      region: str = REGION) -> None:
+    """Make what a Keystone-backed Heat is deployed with, idempotently.
+
+    :param service_user: ``(user, password, project)``: Heat's service user,
+        with ``admin`` and ``service`` on its project (keystonemiddleware
+        validates tokens with it, the engine makes trusts to it)
+    :param demo_user: ``(user, password, project)``: a user with ``member``
+        on a project of its own
+    :param stack_domain: ``(domain, admin, password)``: Heat's stack-user
+        domain and its admin
+    :param catalog: ``(name, type, url)`` services whose single endpoint
+        (all interfaces, in ``region``) is made or corrected
+    """
+    from keystoneclient.v3 import client as ks_client
+
+    ks = ks_client.Client(session=admin_session(url, ADMIN_USER, admin_password, ADMIN_PROJECT))
+
+    def one(found: list[Any], make: Callable[[], Any]) -> Any:
+        return found[0] if found else make()
+
+    def role(name: str) -> Any:
+        return one(ks.roles.list(name=name), lambda: ks.roles.create(name=name))
+
+    def project(name: str, domain: Any = "default") -> Any:
+        return one(ks.projects.list(name=name, domain=domain),
+                   lambda: ks.projects.create(name=name, domain=domain))
+
+    def user(name: str, password: str, domain: Any = "default") -> Any:
+        found = ks.users.list(name=name, domain=domain)
+        if found:  # the password is reset, as create_database does for SQL users
+            return ks.users.update(found[0], password=password)
+        return ks.users.create(name=name, password=password, domain=domain)
+
+    name, password, project_name = service_user
+    heat = user(name, password)
+    for role_name in ("admin", "service"):
+        ks.roles.grant(role(role_name), user=heat, project=project(project_name))
+    name, password, project_name = demo_user
+    ks.roles.grant(role("member"), user=user(name, password), project=project(project_name))
+    domain_name, admin_name, password = stack_domain
+    domain = one(ks.domains.list(name=domain_name),
+                 lambda: ks.domains.create(name=domain_name, description="Heat stack users"))
+    ks.roles.grant(role("admin"), user=user(admin_name, password, domain), domain=domain)
+    role("heat_stack_user")
+    for service_name, kind, endpoint_url in catalog:
+        service = one(ks.services.list(name=service_name, type=kind),
+                      lambda: ks.services.create(name=service_name, type=kind))
+        existing = {e.interface: e for e in ks.endpoints.list(service=service)}
+        for interface in ("public", "internal", "admin"):
+            if interface in existing:
+                ks.endpoints.update(existing[interface], url=endpoint_url, region=region)
+            else:
+                ks.endpoints.create(service=service, url=endpoint_url, interface=interface,
+                                    region=region)
+
+
+def ec2_credential(url: str, user: str, password: str, project: str) -> tuple[str, str]:
+    """An EC2 credential of ``user`` in ``project`` (made once): ``(access, secret)``.
+
+    AWS clients (botocore's CloudWatch, boto3's CloudFormation) sign with
+    it; Heat's ec2authtoken has Keystone check the signature.
+    """
+    from keystoneclient.v3 import client as ks_client
+
+    sess = admin_session(url, user, password, project)
+    ks = ks_client.Client(session=sess)
+    user_id, project_id = sess.get_user_id(), sess.get_project_id()
+    for credential in ks.ec2.list(user_id):
+        if credential.tenant_id == project_id:
+            return str(credential.access), str(credential.secret)
+    credential = ks.ec2.create(user_id, project_id)
+    return str(credential.access), str(credential.secret)

@@ -192,6 +192,18 @@ def spawn(name: str, argv: Sequence[str], *, state_dir: Path, log: Path | None =
                 pidfile=str(pidfile))
 
 
+def children(pid: int) -> set[int]:
+    """The live child processes of ``pid`` (a reload replaces them all)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            # fields[1] is the parent pid (field 4).
+            if fields and fields[0] not in ("Z", "X") and int(fields[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

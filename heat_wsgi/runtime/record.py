@@ -25,6 +25,7 @@ class Record:
 
     :ivar topology: the topology file ``up`` ran, or None for the default
     :ivar services: every service started, in start order
+    :ivar keystone: whether ``up --keystone`` started it
     :ivar endpoints: label -> URL, as printed by ``up``
     """
 
@@ -32,6 +33,7 @@ class Record:
     topology: str | None = None
     venv: str = ""
     engines_per_host: int | None = None
+    keystone: bool = False
     services: list[Service] = field(default_factory=list)
     endpoints: dict[str, str] = field(default_factory=dict)
     stats_socket: str | None = None
@@ -68,7 +70,7 @@ class Record:
         data: dict[str, Any] = {
             "version": 1, "saved": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "topology": self.topology, "venv": self.venv,
-            "engines_per_host": self.engines_per_host,
+            "engines_per_host": self.engines_per_host, "keystone": self.keystone,
             "endpoints": self.endpoints, "stats_socket": self.stats_socket,
             "services": [s.to_json() for s in self.services]}
         tmp = self.path.with_suffix(".json.tmp")
@@ -87,6 +89,7 @@ def load(state_dir: Path) -> Record | None:
         return Record(state_dir=state_dir, topology=data.get("topology"),
                       venv=str(data.get("venv", "")),
                       engines_per_host=data.get("engines_per_host"),
+                      keystone=bool(data.get("keystone", False)),
                       services=[Service.from_json(s) for s in data.get("services", [])],
                       endpoints=dict(data.get("endpoints", {})),
                       stats_socket=data.get("stats_socket"))
