@@ -29,10 +29,11 @@ from typing import Any
 
 from heat_wsgi import config_args, healthcheck, postfork
 from heat_wsgi.errors import BootError, HeatWsgiError
+from heat_wsgi.services import SERVICES, by_program
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-SERVICES = ("heat-api", "heat-api-cfn", "heat-api-cloudwatch")
+PROGRAMS = tuple(info.program for info in SERVICES.values())
 SHIPPED_PASTE_CONFIG = Path(__file__).resolve().parent / "data" / "api-paste.ini"
 INSTALL_HINT = "pip install 'heat_wsgi[heat]'"
 # Filters that ask Keystone to validate every request; a flavor that uses
@@ -67,8 +68,8 @@ def load_application(prog: str, argv: Sequence[str] | None = None,
                      environ: Mapping[str, str] | None = None) -> WSGIApp:
     """Boot Heat for ``prog`` and return its app; later calls in the same
     process return the same app."""
-    if prog not in SERVICES:
-        raise BootError(prog, f"unknown service; expected one of {', '.join(SERVICES)}")
+    if by_program(prog) is None:
+        raise BootError(prog, f"unknown service; expected one of {', '.join(PROGRAMS)}")
     with _lock:
         if prog not in _apps:
             with _collector_paused():
@@ -176,7 +177,8 @@ def _boot(prog: str, argv: Sequence[str], environ: Mapping[str, str]) -> WSGIApp
                         "--config-file")
 
     log.setup(conf, prog)
-    if prog == "heat-api-cfn":
+    info = by_program(prog)
+    if info is not None and info.oslo_log_defaults:   # as Heat's own heat-api-cfn does
         log.set_defaults()
     try:
         config.set_config_defaults()

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
-from heat_wsgi.model import SERVICE_NAMES, Topology
+from heat_wsgi.derive import build_index
+from heat_wsgi.derive.addresses import is_wildcard
+from heat_wsgi.derive.layout import instance_address
+from heat_wsgi.model import Topology
 from heat_wsgi.quoting import dot_string
-from heat_wsgi.render.common import build_index, instance_address, is_wildcard
+from heat_wsgi.services import SERVICE_NAMES, SERVICES
 
-__all__ = ["render_diagram", "render_text_diagram", "render_dot"]
+__all__ = ["DiagramFormat", "DIAGRAM_FORMATS", "render_diagram", "render_text_diagram",
+           "render_dot"]
 
-_LABELS = {"api": "REST-API", "cfn": "API-CFN", "cloudwatch": "API-CW"}
+DiagramFormat = Literal["text", "dot"]
+"""The diagram formats: text in the scaling guide's style, or Graphviz DOT."""
 
+DIAGRAM_FORMATS: tuple[DiagramFormat, ...] = get_args(DiagramFormat)
 
 def _boxes(labels: list[str]) -> list[str]:
     width = max((len(label) for label in labels), default=0)
@@ -28,7 +34,7 @@ def render_text_diagram(topology: Topology) -> str:
                 continue
             host = index.hosts.get(inst.host)
             address = instance_address(inst, host) if host else "?"
-            api_labels.append(f"{_LABELS[service]} {inst.name} @ {inst.host} "
+            api_labels.append(f"{SERVICES[service].diagram_label} {inst.name} @ {inst.host} "
                               f"{address}:{inst.effective_port} ({inst.mode})")
     engine_labels = [f"ENGINE x{g.processes * g.workers} @ {g.host}" for g in topology.engines]
     apis, engines = _boxes(api_labels), _boxes(engine_labels)
@@ -124,6 +130,6 @@ def render_dot(topology: Topology) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_diagram(topology: Topology, fmt: Literal["text", "dot"] = "text") -> str:
+def render_diagram(topology: Topology, fmt: DiagramFormat = "text") -> str:
     """The diagram in ``fmt``: ``text`` (the default) or ``dot``."""
     return render_dot(topology) if fmt == "dot" else render_text_diagram(topology)

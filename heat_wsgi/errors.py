@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 
+def located(path: str, message: str, value: object = None, source: str | None = None) -> str:
+    """``path: message (got VALUE) in file:line``, the form of every model error and problem.
+
+    A ``value`` of ``None`` means "nothing to show" (a YAML syntax error has none).
+    """
+    text = f"{path}: {message}"
+    if value is not None:
+        text += f" (got {value!r})"
+    return f"{text} in {source}" if source else text
+
+
 class HeatWsgiError(Exception):
     """Base of every error heat_wsgi raises for bad input or a failed step.
 
@@ -44,11 +55,7 @@ class TopologyError(HeatWsgiError, ValueError):
         self.source = source
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message}"
-        # None means "nothing to show" (a YAML syntax error has no value).
-        if self.value is not None:
-            text += f" (got {self.value!r})"
-        return f"{text} in {self.source}" if self.source else text
+        return located(self.path, self.message, self.value, self.source)
 
 
 class RenderError(HeatWsgiError):

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 
 from heat_wsgi.errors import TopologyError
-from heat_wsgi.model import ConfOption, Topology, _describe, _hints
+from heat_wsgi.model import ConfOption, Topology, _describe, _hints, source_at
 
 __all__ = ["load_topology", "loads_topology"]
 
@@ -176,7 +176,7 @@ class _Builder:
             return cls(**values)
         except TopologyError as exc:
             raise TopologyError(exc.path, exc.message, exc.value,
-                                self._lookup(exc.path) or self.where(node)) from None
+                                source_at(self.sources, exc.path) or self.where(node)) from None
 
     def inline_base(self, node: yaml.Node, path: str) -> str:
         if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
@@ -197,16 +197,6 @@ class _Builder:
             raise self.fail(path, f"cannot be read: {exc}", node, node.value) from None
         self.sources["base_config"] = f"{file}:1"
         return text
-
-    def _lookup(self, path: str) -> str | None:
-        while path:
-            if path in self.sources:
-                return self.sources[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            if cut <= 0:
-                return None
-            path = path[:cut]
-        return None
 
 
 def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | None = None) -> Topology:

@@ -7,6 +7,7 @@ database and message bus, and the base ``heat.conf`` every machine's own
 ``heat.conf`` is derived from. It can be loaded from YAML
 (:func:`heat_wsgi.loader.load_topology`) or built in Python::
 
+    import heat_wsgi
     from heat_wsgi import (ApiInstance, Database, EngineGroup, Host,
                            Listener, MessageBus, ProxyConfig, Topology)
 
@@ -20,15 +21,15 @@ database and message bus, and the base ``heat.conf`` every machine's own
         proxy=ProxyConfig(host="a", listeners=(Listener(service="api"),)),
         base_config=open("/etc/heat/heat.conf").read(),
     )
-    problems = topology.validate()     # list of Problem, never raises
-    files = topology.render()          # {PurePosixPath("b/etc/heat/heat.conf"): RenderedFile, ...}
+    problems = heat_wsgi.validate(topology)   # list of Problem, never raises
+    files = heat_wsgi.render(topology)        # {PurePosixPath("b/etc/heat/heat.conf"): RenderedFile, ...}
 
 Every class is a frozen, slotted, keyword-only dataclass; collections are
 tuples; change a topology with :func:`dataclasses.replace`. Constructors check
 each field's type and closed set of values and raise
 :class:`~heat_wsgi.errors.TopologyError` naming the field and the value. Rules
 that involve a range of values or several objects (ports in 1..65535, unique
-names, clashes, safe characters, ...) are checked by :meth:`Topology.validate`,
+names, clashes, safe characters, ...) are checked by :func:`heat_wsgi.validate`,
 which reports every problem at once.
 
 This module imports neither Heat nor oslo.messaging.
@@ -41,15 +42,10 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from heat_wsgi.errors import TopologyError
-
-if TYPE_CHECKING:
-    from pathlib import PurePosixPath
-
-    from heat_wsgi.render import RenderedFile
-    from heat_wsgi.validate import Problem
+from heat_wsgi.services import SERVICE_NAMES, SERVICES, ServiceInfo, ServiceName
 
 __all__ = [
     "ServiceName", "ServerMode", "Balance", "ServiceInfo", "SERVICES",
@@ -57,9 +53,6 @@ __all__ = [
     "MessageBus", "TLS", "Listener", "HealthCheck", "ProxyTimeouts", "StatsListener",
     "AdminSocket", "ProxyLog", "ProxyConfig", "ApiInstance", "EngineGroup", "Topology", "DEFAULT_HEAT_VERSION",
 ]
-
-ServiceName = Literal["api", "cfn", "cloudwatch"]
-"""The three Heat API services heat_wsgi can serve."""
 
 ServerMode = Literal["uwsgi", "mod_wsgi", "mod_proxy", "mod_proxy_uwsgi"]
 """How one API instance is served.
@@ -73,37 +66,10 @@ socket speaking the uwsgi protocol.
 """
 
 Balance = Literal["roundrobin", "leastconn", "source"]
+"""HAProxy's balancing algorithms heat_wsgi offers."""
 
-SERVICE_NAMES: tuple[ServiceName, ...] = get_args(ServiceName)
 SERVER_MODES: tuple[ServerMode, ...] = get_args(ServerMode)
 DEFAULT_HEAT_VERSION = 27
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceInfo:
-    """Fixed facts about one Heat API service."""
-
-    name: ServiceName
-    program: str          #: process name, e.g. ``heat-api``
-    default_port: int     #: the port deployments have always used
-    module: str           #: the heat_wsgi module holding ``application``
-    conf_group: str       #: heat.conf group with bind options (Heat <= 24)
-    url_prefix: str       #: path Apache maps when sharing a vhost
-    uses_database: bool   #: whether the API process opens the database
-
-
-SERVICES: Mapping[ServiceName, ServiceInfo] = types.MappingProxyType({
-    "api": ServiceInfo(name="api", program="heat-api", default_port=8004,
-                       module="heat_wsgi.api", conf_group="heat_api",
-                       url_prefix="/heat-api", uses_database=False),
-    "cfn": ServiceInfo(name="cfn", program="heat-api-cfn", default_port=8000,
-                       module="heat_wsgi.cfn", conf_group="heat_api_cfn",
-                       url_prefix="/heat-api-cfn", uses_database=False),
-    "cloudwatch": ServiceInfo(name="cloudwatch", program="heat-api-cloudwatch",
-                              default_port=8003, module="heat_wsgi.cloudwatch",
-                              conf_group="heat_api_cloudwatch",
-                              url_prefix="/heat-api-cloudwatch", uses_database=True),
-})
 
 
 def doc(text: str, **extra: Any) -> dict[str, Any]:
@@ -242,9 +208,10 @@ class Host:
 class ConfOption:
     """One ``[section] key = value`` to set in a rendered heat.conf."""
 
-    section: str
-    key: str
-    value: str
+    section: str = field(metadata=doc("The heat.conf section, e.g. DEFAULT or database."))
+    key: str = field(metadata=doc("The option's name in that section."))
+    value: str = field(metadata=doc(
+        "The value as oslo.config should read it; heat_wsgi quotes it for the file."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "heat_conf")
@@ -306,7 +273,8 @@ class Listener:
 
     service: ServiceName = field(metadata=doc("Which API service this listener fronts."))
     port: int | None = field(default=None, metadata=doc(
-        "Port to bind; defaults to the service's usual port (8004, 8000, 8003)."))
+        "Port to bind; defaults to the service's usual port (heat-api 8004, heat-api-cfn "
+        "8000, ...: its default_port in heat_wsgi.services.SERVICES)."))
     address: str | None = field(default=None, metadata=doc(
         "Address to bind; defaults to the proxy's bind address."))
 
@@ -352,12 +320,19 @@ class HealthCheck:
 class ProxyTimeouts:
     """HAProxy timeouts; the defaults are the scaling guide's sample values."""
 
-    http_request: str = "10s"
-    queue: str = "1m"
-    connect: str = "10s"
-    client: str = "1m"
-    server: str = "1m"
-    check: str = "10s"
+    http_request: str = field(default="10s", metadata=doc(
+        "timeout http-request: how long a client may take to send a whole request."))
+    queue: str = field(default="1m", metadata=doc(
+        "timeout queue: how long a request may wait for a free server slot."))
+    connect: str = field(default="10s", metadata=doc(
+        "timeout connect: how long a connection to an API instance may take."))
+    client: str = field(default="1m", metadata=doc(
+        "timeout client: how long a client may stay silent."))
+    server: str = field(default="1m", metadata=doc(
+        "timeout server: how long an API instance may take to answer; keep it at or "
+        "above Heat's rpc_response_timeout."))
+    check: str = field(default="10s", metadata=doc(
+        "timeout check: how long a health check may take once connected."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "proxy.timeouts")
@@ -454,7 +429,8 @@ class ApiInstance:
     """One running copy of a Heat API service."""
 
     name: str = field(metadata=doc("Unique instance name; used in file and unit names."))
-    service: ServiceName = field(metadata=doc("api (heat-api), cfn or cloudwatch."))
+    service: ServiceName = field(metadata=doc(
+        "Which API service it runs (see heat_wsgi.services.SERVICES)."))
     host: str = field(metadata=doc("Name of the host it runs on."))
     mode: ServerMode = field(default="uwsgi", metadata=doc("How it is served."))
     port: int | None = field(default=None, metadata=doc(
@@ -563,22 +539,24 @@ class Topology:
         """``field path -> file:line`` as recorded by the loader."""
         return dict(self.sources)
 
-    def validate(self) -> list[Problem]:
-        """Every problem with this topology; see :func:`heat_wsgi.validate.validate`."""
-        from heat_wsgi.validate import validate
-        return validate(self)
-
-    def render(self) -> dict[PurePosixPath, RenderedFile]:
-        """Every file, per host; see :func:`heat_wsgi.render.render_all`."""
-        from heat_wsgi.render import render_all
-        return render_all(self)
-
 
 def model_classes() -> tuple[type, ...]:
     """Every dataclass of the model, for the schema and the docs."""
     return (Topology, Host, Paths, ConfOption, Database, MessageBus, TLS, Listener,
             HealthCheck, ProxyTimeouts, StatsListener, AdminSocket, ProxyLog, ProxyConfig,
             ApiInstance, EngineGroup)
+
+
+def source_at(sources: Mapping[str, str], path: str) -> str | None:
+    """The ``file:line`` of field ``path``, else of the nearest field around it that has one."""
+    while path:
+        if path in sources:
+            return sources[path]
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return None
+        path = path[:cut]
+    return None
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -110,6 +110,13 @@ def _check(fmt: str, value: str) -> None:
         raise UnsafeValue(fmt, value, reason)
 
 
+def _check_unstripped(fmt: str, reader: str, value: str) -> None:
+    """:func:`_check`, and refuse the outer whitespace ``reader`` would strip off."""
+    _check(fmt, value)
+    if value.strip() != value:
+        raise UnsafeValue(fmt, value, f"{reader} strips leading and trailing whitespace")
+
+
 _INI_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -137,9 +144,7 @@ def uwsgi_value(value: str) -> str:
     """Return ``value`` for a uwsgi ini file, where nothing can be quoted."""
     if type(value) is str and _PLAIN.fullmatch(value):
         return value
-    _check("uwsgi ini", value)
-    if value.strip() != value:
-        raise UnsafeValue("uwsgi ini", value, "uwsgi strips leading and trailing whitespace")
+    _check_unstripped("uwsgi ini", "uwsgi", value)
     for marker in ("%", "$(", "@(", "{{"):
         if marker in value:
             raise UnsafeValue("uwsgi ini", value, f"uwsgi expands {marker!r}")
@@ -187,9 +192,7 @@ def systemd_value(value: str) -> str:
     """Escape ``value`` for a plain systemd unit setting (``User=``, ...)."""
     if type(value) is str and _PLAIN.fullmatch(value):
         return value
-    _check("systemd unit", value)
-    if value.strip() != value:
-        raise UnsafeValue("systemd unit", value, "systemd strips leading and trailing whitespace")
+    _check_unstripped("systemd unit", "systemd", value)
     if value.endswith("\\"):
         raise UnsafeValue("systemd unit", value, "a trailing backslash continues the line")
     return value.replace("%", "%%")

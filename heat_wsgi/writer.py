@@ -1,42 +1,29 @@
-"""Write rendered files to disk: atomically, all or nothing.
+"""Write rendered files to disk: the only code that does.
 
 :func:`write_tree` builds the whole tree in a temporary directory next to
 the target, then swaps it in with two renames. If anything fails before the
-swap, the target is exactly as it was. Files that may hold credentials
-(heat.conf and anything that looks like it holds a password) are written
-0640 or tighter, whatever mode the renderer asked for.
+swap, the target is exactly as it was. :func:`write_in_place` writes each
+host file at its own absolute path instead, for ``heat-wsgi up``, where every
+host is this machine. Files that may hold credentials (heat.conf and anything
+that looks like it holds a password) are written 0640 or tighter, whatever
+mode the renderer asked for.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from heat_wsgi.errors import RenderError
-from heat_wsgi.render import DEPLOYMENT_DIRS, RenderedFile, render_manifest
+from heat_wsgi.files import (DEPLOYMENT_DIRS, RenderedFile, holds_credentials, render_manifest,
+                             safe_mode)
 
-__all__ = ["write_tree", "holds_credentials", "safe_mode", "MANIFEST_NAME"]
+__all__ = ["write_tree", "write_in_place", "holds_credentials", "safe_mode", "MANIFEST_NAME"]
 
 MANIFEST_NAME = "MANIFEST"
-# Matched against the lowercased text: six times faster than (?i) on 10**4 files.
-_SECRET = re.compile(r"password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
-
-
-def holds_credentials(item: RenderedFile) -> bool:
-    """Whether a file may hold a password (heat.conf always counts)."""
-    return item.kind == "heat.conf" or bool(_SECRET.search(item.text.lower()))
-
-
-def safe_mode(item: RenderedFile) -> int:
-    """The mode to write ``item`` with: 0640 or tighter when it holds credentials."""
-    mode = item.mode & 0o777
-    return mode & 0o640 if holds_credentials(item) else mode
-
-
 def _check_key(key: PurePosixPath, item: RenderedFile) -> None:
     if key.is_absolute() or not key.parts or any(part in ("..", ".", "") for part in key.parts):
         raise RenderError(str(key), "must be a relative path without '..'")
@@ -86,6 +73,30 @@ def write_tree(files: Mapping[PurePosixPath, RenderedFile], out_dir: str | Path,
             raise RenderError(str(target), f"cannot write the files: {exc}") from exc
         raise
     return target
+
+
+def write_in_place(files: Mapping[PurePosixPath, RenderedFile], *,
+                   group_ids: Mapping[str, int] | None = None) -> None:
+    """Write each host file at its own absolute path, each one replaced atomically.
+
+    :param group_ids: host name -> group id to give that host's files (its
+        mod_wsgi processes run as the host's user, which must read them).
+    :raises RenderError: a file is deployment-wide, or cannot be written.
+    """
+    for item in files.values():
+        if item.host is None or not item.path.startswith("/"):
+            raise RenderError(str(item.key), "is not a file at an absolute path on a host")
+        path = Path(item.path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.unlink(missing_ok=True)
+            _write(tmp, item.text, safe_mode(item))
+            gid = (group_ids or {}).get(item.host)
+            if gid is not None:
+                os.chown(tmp, -1, gid)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise RenderError(item.path, f"cannot write the file: {exc}") from exc
 
 
 def _write(path: Path, text: str, mode: int) -> None:

@@ -1,24 +1,49 @@
-"""Shared test helpers: paths of the checkout and its venv, and a way to
-write a keystone-less heat.conf for a test.
+"""Shared test helpers: the checkout and its venv, state directories, waiting
+on a condition, and a keystone-less heat.conf for a test.
 
-Real-server fixtures live next to the tests that use them; the services
-themselves are started through :mod:`heat_wsgi.runtime`, the same code
-``heat-wsgi up`` uses.
+The fast loop is ``pytest -m "not real"``: a test marked ``real`` starts a
+server or runs an outside program (Apache's or HAProxy's syntax check,
+systemd-analyze, a Python that boots Heat, mypy, Sphinx); every other test
+runs in this process. Real-server fixtures live next to the tests that use
+them; the services themselves are started through :mod:`heat_wsgi.runtime`,
+the same code ``heat-wsgi up`` uses.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 VENV = Path(sys.prefix)
 PYTHON = VENV / "bin" / "python"
 SHIPPED_HEAT_CONF = REPO / "etc" / "heat" / "heat.conf"
+
+# The scaling guide's heat.conf from machine A, as the guide prints it: the
+# legacy option names Heat 27 no longer reads.
+GUIDE_HEAT_CONF = """[DEFAULT]
+sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
+rabbit_host = localhost
+
+[heat_api]
+bind_port = 8004
+bind_host = 10.0.0.1
+
+[heat_api_cfn]
+bind_port = 8000
+bind_host = 10.0.0.1
+"""
 
 
 def heat_conf_text(*, state_dir: Path, transport_url: str, database_url: str | None = None,
@@ -51,3 +76,44 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_HEAT_")}
     env["HOME"] = str(tmp_path / "home")
     return env
+
+
+def reachable_dir(prefix: str) -> Path:
+    """A fresh directory under /tmp that Apache's www-data children can enter
+    (pytest's tmp_path sits below a mode-700 directory)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="module")
+def state_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The test module's own state directory (see :func:`reachable_dir`), removed afterwards."""
+    path = reachable_dir(f"heat-wsgi-{request.module.__name__.removeprefix('test_')}-")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def wait_until(probe: Callable[[], T], timeout: float, what: str, *,
+               interval: float = 0.2) -> T:
+    """Call ``probe`` until it returns something true and return that; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g}s (last: {value!r})")
+        time.sleep(interval)
+
+
+def holds_for(probe: Callable[[], object], seconds: float, what: str, *,
+              interval: float = 0.2) -> None:
+    """Check ``probe`` stays true for ``seconds``: a window in which nothing may change."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = probe()
+        assert value, f"{what}: stopped holding (got {value!r})"
+        if time.monotonic() > deadline:
+            return
+        time.sleep(interval)

@@ -15,6 +15,7 @@ shared lab stays as other modules expect it.
 from __future__ import annotations
 
 import signal
+import os
 import sys
 import threading
 import time
@@ -29,7 +30,8 @@ from heat_wsgi.lab import executor
 from heat_wsgi.runtime.process import is_alive
 
 REPO = Path(__file__).resolve().parent.parent
-SESSION_PREFIX = "hwlt-"
+#: Another prefix lets two checkouts run their lab tests side by side.
+SESSION_PREFIX = os.environ.get("HEAT_WSGI_TEST_LAB_PREFIX", "hwlt-")
 SESSION_STATE = REPO / ".state" / "lab-tests"
 
 

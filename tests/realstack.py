@@ -5,8 +5,6 @@ plus the client-side helpers the real-server tests share."""
 from __future__ import annotations
 
 import os
-import tempfile
-import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from typing import Any
 from heat_wsgi.runtime import heat, keystone, mariadb, rabbitmq
 from heat_wsgi.runtime.service import Service, stop_all
 
-from conftest import VENV, write_heat_conf
+from conftest import VENV, reachable_dir, wait_until, write_heat_conf
 
 RANDOM_STRING_TEMPLATE: dict[str, Any] = {
     "heat_template_version": "2018-08-31",
@@ -35,19 +33,11 @@ class Backend:
     services: list[Service] = field(default_factory=list)
 
 
-def shared_state_dir(prefix: str) -> Path:
-    """A state dir Apache's www-data children can enter: pytest's tmp_path
-    sits below a mode-700 directory, so use a fresh one under /tmp."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    path.chmod(0o755)
-    return path
-
-
 @contextmanager
 def heat_backend(address: str, *, epmd_port: int, engine_workers: int = 2,
                  prefix: str = "heat-wsgi-test-") -> Iterator[Backend]:
     """MariaDB + RabbitMQ on ``address``, the schema, and one heat-engine."""
-    state = shared_state_dir(prefix)
+    state = reachable_dir(prefix)
     services: list[Service] = []
     try:
         db = mariadb.start_mariadb(state, address=address, port=3306)
@@ -67,6 +57,24 @@ def heat_backend(address: str, *, epmd_port: int, engine_workers: int = 2,
         stop_all(list(reversed(services)))
 
 
+@contextmanager
+def keystone_on_mariadb(state: Path, *, db_address: str, address: str, port: int,
+                        admin_password: str) -> Iterator[tuple[list[Service], Service]]:
+    """MariaDB on ``db_address`` and a real Keystone on ``address:port`` with its
+    database in it. Yields the list of started services (add yours: every one
+    is stopped at the end) and the MariaDB service."""
+    (state / "logs").mkdir(exist_ok=True)
+    services: list[Service] = []
+    try:
+        db = mariadb.start_mariadb(state, address=db_address, port=3306)
+        services.append(db)
+        services.append(start_keystone_on(state, db, address=address, port=port,
+                                          admin_password=admin_password))
+        yield services, db
+    finally:
+        stop_all(services)
+
+
 def start_keystone_on(state: Path, db: Service, *, address: str, port: int,
                       admin_password: str) -> Service:
     """A real Keystone on ``address:port`` with its database in ``db``, the
@@ -82,34 +90,33 @@ def heat_client(endpoint: str) -> Any:
     return heat_client_module.Client("1", endpoint=f"{endpoint}/v1/admin", token="test")
 
 
-def wait_for_status(client: Any, stack_id: str, wanted: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_settled(client: Any, stack_id: str, timeout: float = 120, *,
+                 interval: float = 0.2) -> Any:
+    """The stack, once its status no longer ends in IN_PROGRESS."""
+    def settled() -> Any:
         stack = client.stacks.get(stack_id)
-        if stack.stack_status == wanted:
-            return stack
-        if stack.stack_status.endswith("FAILED"):
-            raise AssertionError(f"{stack.stack_name}: {stack.stack_status}: "
-                                 f"{stack.stack_status_reason}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{stack.stack_name} still {stack.stack_status}")
-        time.sleep(0.2)
+        return None if stack.stack_status.endswith("IN_PROGRESS") else stack
+    return wait_until(settled, timeout, f"stack {stack_id} settles", interval=interval)
+
+
+def wait_for_status(client: Any, stack_id: str, wanted: str, timeout: float = 120) -> Any:
+    stack = wait_settled(client, stack_id, timeout)
+    assert stack.stack_status == wanted, (f"{stack.stack_name}: {stack.stack_status}: "
+                                          f"{stack.stack_status_reason}")
+    return stack
 
 
 def wait_deleted(client: Any, stack_id: str, timeout: float = 120) -> None:
     from heatclient import exc
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
             stack = client.stacks.get(stack_id)
         except exc.HTTPNotFound:
-            return
-        if stack.stack_status == "DELETE_COMPLETE":
-            return
-        if stack.stack_status == "DELETE_FAILED":
-            raise AssertionError(f"delete failed: {stack.stack_status_reason}")
-        time.sleep(0.2)
-    raise AssertionError(f"stack {stack_id} not deleted in {timeout}s")
+            return True
+        assert stack.stack_status != "DELETE_FAILED", stack.stack_status_reason
+        return bool(stack.stack_status == "DELETE_COMPLETE")
+    wait_until(gone, timeout, f"stack {stack_id} deleted")
 
 
 def create_random_string_stack(client: Any, name: str | None = None) -> tuple[str, str]:

@@ -9,9 +9,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from conftest import wait_until
+
+T = TypeVar("T")
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -75,39 +80,41 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
     return proc.returncode
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> bytes:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
+def _while_running(proc: subprocess.Popen[bytes], probe: Callable[[], T]) -> Callable[[], T]:
+    """``probe``, failing at once when uwsgi has exited."""
+    def check() -> T:
         if proc.poll() is not None:
             raise AssertionError(f"uwsgi exited with {proc.returncode}")
+        return probe()
+    return check
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> bytes:
+    def body() -> tuple[bytes] | None:   # a tuple: an empty body is an answer too
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read()
-        except OSError as exc:
-            last = exc
-            time.sleep(0.2)
-    raise AssertionError(f"{url} never answered: {last}")
+                return (bytes(response.read()),)
+        except OSError:
+            return None
+    return wait_until(_while_running(proc, body), timeout, f"{url} answers")[0]
 
 
 def wait_path(path: Path, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"uwsgi exited with {proc.returncode}")
-        time.sleep(0.1)
-    raise AssertionError(f"{path} never appeared")
+    wait_until(_while_running(proc, path.exists), timeout, f"{path} appears", interval=0.1)
 
 
 def wait_log(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     """Wait until ``text`` shows up in the log file ``path``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"uwsgi exited with {proc.returncode}")
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} never appeared in {path}")
+    wait_until(_while_running(proc, lambda: path.exists() and text in path.read_text(
+        errors="replace")), timeout, f"{text!r} in {path}", interval=0.1)
+
+
+def wait_workers(path: Path, workers: str | int, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until uwsgi spawned its last worker and ran its master-start hook.
+
+    The rendered ini installs the graceful stop (SIGTERM -> gracefully kill
+    them all) in that hook, which runs after the workers spawn: a SIGTERM
+    before it would test uwsgi's default stop instead.
+    """
+    wait_log(path, f"spawned uWSGI worker {workers} ", proc)
+    wait_log(path, '"unix_signal:15 gracefully_kill_them_all" (master-start)', proc)

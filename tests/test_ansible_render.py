@@ -17,7 +17,7 @@ from ansible_checks import inventory_list, render_tree, run_tool
 from heat_wsgi.loader import load_topology
 from heat_wsgi.model import Topology
 from heat_wsgi.render import render_all
-from heat_wsgi.render.common import build_index, instance_layout
+from heat_wsgi.derive import build_index, instance_layout
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"

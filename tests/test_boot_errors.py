@@ -13,6 +13,8 @@ import pytest
 
 from conftest import PYTHON, write_heat_conf
 
+pytestmark = pytest.mark.real   # each case boots Heat in a fresh Python
+
 PROBE = """
 import sys, webob
 sys.argv = {argv!r}

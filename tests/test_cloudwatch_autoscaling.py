@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,11 +51,10 @@ from typing import Any
 
 import pytest
 
-from conftest import VENV, heat_conf_text
+from conftest import VENV, heat_conf_text, holds_for, wait_until
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
-from heat_wsgi.runtime.service import Service, stop_all
-from realstack import start_keystone_on
+from heat_wsgi.runtime import heat, rabbitmq, uwsgi
+from realstack import keystone_on_mariadb, wait_settled
 from test_cloudwatch_real import write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -149,14 +147,10 @@ class Stack:
         return not metadata.get("scaling_in_progress", False)
 
     def wait_size(self, wanted: int, timeout: float = 90.0) -> int:
-        """The group's size once it reached ``wanted`` and settled, or
-        whatever it is at the deadline."""
-        deadline = time.monotonic() + timeout
-        size = self.size()
-        while not (size == wanted and self.settled()) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            size = self.size()
-        return size
+        """The group's size once it reached ``wanted`` and settled."""
+        wait_until(lambda: self.size() == wanted and self.settled(), timeout,
+                   f"the group at size {wanted}, settled", interval=0.5)
+        return self.size()
 
 
 def _heat_conf(state: Path, transport_url: str, database_url: str, name: str,
@@ -201,13 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from heatclient import client as heat_client
 
     state = tmp_path_factory.mktemp("cw-e2e")
-    (state / "logs").mkdir()
-    services: list[Service] = []
-    try:
-        db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
-        services.append(db)
-        services.append(start_keystone_on(state, db, address=FRONT, port=KEYSTONE_PORT,
-                                          admin_password=ADMIN_PASSWORD))
+    with keystone_on_mariadb(state, db_address=BACKEND, address=FRONT, port=KEYSTONE_PORT,
+                             admin_password=ADMIN_PASSWORD) as (services, db):
         sess = _admin_session()
         _make_heat_identities(sess)
         mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, dist_port=DIST_PORT,
@@ -234,17 +223,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                                 endpoint=f"http://{FRONT}:8004/v1/{project_id}")
         created = hc.stacks.create(stack_name="cw-e2e-" + uuid.uuid4().hex[:6], template=TEMPLATE)
         stack_id = created["stack"]["id"]
-        deadline = time.monotonic() + 120
-        current = hc.stacks.get(stack_id)
-        while current.stack_status == "CREATE_IN_PROGRESS" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            current = hc.stacks.get(stack_id)
+        current = wait_settled(hc, stack_id, 120, interval=0.5)
         assert current.stack_status == "CREATE_COMPLETE", current.stack_status_reason
         outputs = {o["output_key"]: o["output_value"] for o in current.outputs}
         yield Stack(hc, query_client(f"http://{FRONT}:8003", state / "botocore"), stack_id,
                     outputs)
-    finally:
-        stop_all(services)
 
 
 def _alarm(stack: Stack, name: str, url: str) -> None:
@@ -273,6 +256,13 @@ def test_alarm_url_is_a_presigned_cfn_signal_url(stack: Stack):
         assert "Signature=" in url and "AWSAccessKeyId=" in url
 
 
+def _crossing_scales(stack: Stack, name: str, value: float, size: int) -> None:
+    """Metric data above the threshold puts the alarm in ALARM and the group at ``size``."""
+    _load(stack, name, value)
+    assert _state(stack, name) == "ALARM"
+    assert stack.wait_size(size) == size
+
+
 def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
     name = "web-load-" + uuid.uuid4().hex[:6]
     start = stack.size()
@@ -281,20 +271,15 @@ def test_metric_data_above_the_threshold_grows_the_group(stack: Stack):
     assert _state(stack, name) == "OK"
     assert stack.size() == start
 
-    _load(stack, name, 95.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 1) == start + 1
+    _crossing_scales(stack, name, 95.0, start + 1)
 
     # Still above the threshold: no new transition, so no second scaling.
     _load(stack, name, 99.0)
-    time.sleep(3)
-    assert stack.size() == start + 1
+    holds_for(lambda: stack.size() == start + 1, 3.0, "no second scaling", interval=0.5)
 
     # Re-armed through OK, the next crossing scales again.
     stack.cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="re-arm")
-    _load(stack, name, 97.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 2) == start + 2
+    _crossing_scales(stack, name, 97.0, start + 2)
     stack.cloudwatch.delete_alarms(AlarmNames=[name])
 
 
@@ -302,7 +287,5 @@ def test_the_aws_scaling_policy_alarm_url_works_too(stack: Stack):
     name = "aws-load-" + uuid.uuid4().hex[:6]
     start = stack.size()
     _alarm(stack, name, stack.outputs["aws_alarm_url"])
-    _load(stack, name, 90.0)
-    assert _state(stack, name) == "ALARM"
-    assert stack.wait_size(start + 1) == start + 1
+    _crossing_scales(stack, name, 90.0, start + 1)
     stack.cloudwatch.delete_alarms(AlarmNames=[name])

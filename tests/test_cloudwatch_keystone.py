@@ -25,9 +25,8 @@ from botocore.exceptions import ClientError
 
 from conftest import VENV, write_heat_conf
 from heat_wsgi.cw.client import query_client
-from heat_wsgi.runtime import mariadb, uwsgi
-from heat_wsgi.runtime.service import Service, stop_all
-from realstack import start_keystone_on
+from heat_wsgi.runtime import uwsgi
+from realstack import keystone_on_mariadb
 from test_cloudwatch_real import db_sync, write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -77,13 +76,8 @@ def _keystone_setup() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     state = tmp_path_factory.mktemp("cw-keystone")
-    (state / "logs").mkdir()
-    services: list[Service] = []
-    try:
-        db = mariadb.start_mariadb(state, address=ADDRESS, port=3306)
-        services.append(db)
-        services.append(start_keystone_on(state, db, address=ADDRESS, port=KEYSTONE_PORT,
-                                          admin_password=ADMIN_PASSWORD))
+    with keystone_on_mariadb(state, db_address=ADDRESS, address=ADDRESS, port=KEYSTONE_PORT,
+                             admin_password=ADMIN_PASSWORD) as (services, db):
         access, secret = _keystone_setup()
         service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
                         f"username = {SERVICE_USER}\npassword = {SERVICE_PASSWORD}\n"
@@ -105,8 +99,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         ini = write_uwsgi_ini(state, "cw-keystone", ADDRESS, CW_PORT, conf)
         services.append(uwsgi.start_uwsgi(VENV, ini, state, "cw-keystone"))
         yield Deployment(state, f"http://{ADDRESS}:{CW_PORT}", access, secret)
-    finally:
-        stop_all(services)
 
 
 def _put(client: Any, ns: str) -> None:

@@ -632,6 +632,7 @@ for path in sys.argv[2:]:
 """
 
 
+@pytest.mark.real   # boots Heat's paste pipeline in a fresh Python
 @pytest.mark.parametrize("flavor, expected", [
     ("noauth", ["200 ", "200 <?xml", "400 <?xml"]),
     # ec2authtoken refuses an unsigned request before asking Keystone; the

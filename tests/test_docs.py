@@ -4,7 +4,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.real   # runs Sphinx over doc/: outside the fast loop
 
 
 def test_docs_build_without_warnings(tmp_path: Path):

@@ -133,7 +133,6 @@ def test_root_namespace_has_no_address_or_route_in_the_lab(mlab: Lab):
 
 
 def test_ansible_reaches_every_machine_with_the_labs_connection_vars(mlab: Lab, tmp_path):
-    pytest.importorskip("ansible", reason="the ansible extra is not installed")
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump(mlab.inventory()))
     ansible = str(Path(sys.executable).with_name("ansible"))

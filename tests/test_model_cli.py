@@ -15,8 +15,8 @@ from heat_wsgi.errors import RenderError
 from heat_wsgi.loader import load_topology
 from heat_wsgi.render import render_all
 from heat_wsgi.writer import write_tree
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
 

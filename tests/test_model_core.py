@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
+import heat_wsgi
+
 from heat_wsgi import ApiInstance, EngineGroup, Host, Listener, ProxyConfig, Topology
 from heat_wsgi.diagram import render_dot, render_text_diagram
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.loader import load_topology, loads_topology
 from heat_wsgi.schema import topology_schema
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
 
@@ -59,8 +61,8 @@ def test_python_built_topology_validates_and_renders() -> None:
                  proxy=ProxyConfig(host="a", listeners=(Listener(service="api"),)),
                  base_config="[DEFAULT]\ntransport_url = rabbit://x:y@10.0.0.1/\n"
                              "[database]\nconnection = sqlite:////tmp/h.db\n")
-    assert t.validate() == []
-    assert {str(k) for k in t.render()} >= {"a/etc/haproxy/haproxy.cfg", "b/etc/heat/heat.conf",
+    assert heat_wsgi.validate(t) == []
+    assert {str(k) for k in heat_wsgi.render(t)} >= {"a/etc/haproxy/haproxy.cfg", "b/etc/heat/heat.conf",
                                             "b/etc/systemd/system/heat-engine-2.service"}
 
 
@@ -68,7 +70,7 @@ def test_render_refuses_a_topology_with_errors() -> None:
     t = Topology(hosts=(Host(name="a", address="10.0.0.1"),),
                  api_instances=(ApiInstance(name="x\ny", service="api", host="a"),))
     with pytest.raises(TopologyError, match="control character"):
-        t.render()
+        heat_wsgi.render(t)
 
 
 def test_loader_records_lines() -> None:

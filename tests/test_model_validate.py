@@ -6,6 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
+import heat_wsgi
 from hypothesis import HealthCheck as HC
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from heat_wsgi import (
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.loader import loads_topology
 from heat_wsgi.validate import Problem, validate
+from conftest import GUIDE_HEAT_CONF
 
 replace = dataclasses.replace
 
@@ -145,19 +148,7 @@ def test_loopback_without_a_serving_host() -> None:
     fired(t, "message_bus.transport_url", text="message bus")
 
 
-# The scaling guide's heat.conf from machine A, as the guide prints it.
-SEED_BASE = """[DEFAULT]
-sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
-rabbit_host = localhost
-
-[heat_api]
-bind_port = 8004
-bind_host = 10.0.0.1
-
-[heat_api_cfn]
-bind_port = 8000
-bind_host = 10.0.0.1
-"""
+SEED_BASE = GUIDE_HEAT_CONF
 
 
 def _seed_yaml(extra: str = "") -> str:
@@ -376,7 +367,7 @@ def test_validate_never_raises(topology: Topology) -> None:
     assert all(isinstance(p, Problem) for p in problems)
     assert not any(p.path == "<internal>" for p in problems), problems
     if not any(p.severity == "error" for p in problems):
-        topology.render()        # a clean topology always renders
+        heat_wsgi.render(topology)        # a clean topology always renders
 
 
 yaml_values = st.recursive(

@@ -18,13 +18,12 @@ from heat_wsgi import TLS, ApiInstance, Host, Paths, Topology
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.render import render_all
 from heat_wsgi.render.apache import render_apache_site
-from heat_wsgi.render.common import build_index, instance_layout
+from heat_wsgi.derive import build_index, instance_layout
 from heat_wsgi.render.systemd import render_uwsgi_unit
 from heat_wsgi.validate import validate
 from render_checks import apache_check, haproxy_check
 from test_render_real import real_topology
 
-pytestmark = pytest.mark.real
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 
 INJECTIONS = ["x\nserver evil 6.6.6.6:80", "x\r\nInclude /etc/shadow", "x\x00y", "x\u2028y"]
@@ -36,11 +35,17 @@ def test_control_characters_anywhere_are_refused(tmp_path: Path, payload: str, f
     topology = real_topology(tmp_path)
     inst = dataclasses.replace(topology.api_instances[0], **{field: payload})
     bad = dataclasses.replace(topology, api_instances=(inst,) + topology.api_instances[1:])
-    assert any(p.severity == "error" for p in validate(bad))
-    with pytest.raises(TopologyError):
+    # The error names the very field that holds the hostile value.
+    where = f"api_instances[{inst.name}].{field}"
+    errors = [p for p in validate(bad) if p.severity == "error"]
+    assert any(p.path == where and p.value == payload and "control character" in p.message
+               for p in errors), errors
+    with pytest.raises(TopologyError) as info:
         render_all(bad)
+    assert (info.value.path, info.value.value) == (where, payload)
 
 
+@pytest.mark.real
 def test_apache_reads_an_awkward_log_path_as_one_argument(tmp_path: Path) -> None:
     logs = tmp_path / 'logs with "quotes" and spaces'
     logs.mkdir()
@@ -60,6 +65,7 @@ def test_apache_reads_an_awkward_log_path_as_one_argument(tmp_path: Path) -> Non
         assert f'ErrorLog "{logs}/x-apache-error.log"'.replace('"quotes"', '\\"quotes\\"') in text
 
 
+@pytest.mark.real
 def test_haproxy_reads_a_certificate_path_with_spaces(tmp_path: Path) -> None:
     certs = tmp_path / "my certs"
     certs.mkdir()
@@ -80,6 +86,7 @@ def _units(topology: Topology) -> dict[str, str]:
     return {Path(f.path).name: f.text for f in render_all(topology).values() if f.kind == "systemd"}
 
 
+@pytest.mark.real
 def test_systemd_accepts_every_unit(tmp_path: Path) -> None:
     topology = real_topology(tmp_path / "state")
     venv = str(Path(sys.executable).parent.parent)
@@ -89,9 +96,11 @@ def test_systemd_accepts_every_unit(tmp_path: Path) -> None:
     units = _units(dataclasses.replace(topology, hosts=hosts))
     assert {"heat-engine-1.service", "heat-engine-2.service", "heat-uwsgi-api-uwsgi.service",
             "heat-uwsgi-api-uds.service", "heat-uwsgi-cw-proxy.service"} <= set(units)
+    # systemd-analyze checks that ExecStart names a program that exists;
+    # both come with the heat extra, which the tests need anyway.
+    for program in ("heat-engine", "uwsgi"):
+        assert Path(venv, "bin", program).exists(), f"{program} is not installed in {venv}"
     for name, text in units.items():
-        if "heat-engine" in name and not Path(venv, "bin", "heat-engine").exists():
-            continue
         path = tmp_path / name
         path.write_text(text)
         result = subprocess.run([SYSTEMD_ANALYZE, "verify", str(path)], capture_output=True,
@@ -99,6 +108,7 @@ def test_systemd_accepts_every_unit(tmp_path: Path) -> None:
         assert result.returncode == 0, (name, result.stderr)
 
 
+@pytest.mark.real
 def test_systemd_exec_arguments_parse_back(tmp_path: Path) -> None:
     odd = str(tmp_path / "conf 100% $HOME")
     host = Host(name="h", address="127.0.0.43", paths=Paths(config_dir=odd, venv=str(Path(sys.executable).parent.parent)),

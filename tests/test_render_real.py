@@ -19,7 +19,7 @@ from heat_wsgi.model import (
 from heat_wsgi.render import render_all
 from heat_wsgi.writer import write_tree
 from render_checks import (
-    apache_check, haproxy_check, start_uwsgi, stop, wait_http, wait_log, wait_path,
+    apache_check, haproxy_check, start_uwsgi, stop, wait_http, wait_path, wait_workers,
 )
 
 pytestmark = pytest.mark.real
@@ -150,7 +150,7 @@ def test_uwsgi_starts_with_the_rendered_ini(rendered: tuple[Path, Topology], tmp
         processes = next(i.processes for i in topology.api_instances if i.name == instance)
         # Stop only once every worker is up, so the graceful stop is tested.
         log_file = Path(topology.hosts[1].paths.log_dir) / f"{instance}.log"
-        wait_log(log_file, f"spawned uWSGI worker {processes} ", proc)
+        wait_workers(log_file, processes, proc)
     finally:
         code = stop(proc)
     log = (Path(topology.hosts[1].paths.log_dir) / f"{instance}.log").read_text()

@@ -7,15 +7,18 @@ import dataclasses
 from pathlib import Path, PurePosixPath
 
 import pytest
+
+import heat_wsgi
 from oslo_config import cfg
 
 from heat_wsgi import ApiInstance, ConfOption, EngineGroup, Host, Topology
 from heat_wsgi.loader import load_topology
 from heat_wsgi.render import render_all
-from heat_wsgi.render.heatconf import legacy_transport_url
-from heat_wsgi.render.inifile import edit_ini, parse_ini
+from heat_wsgi.derive.heatconf import legacy_transport_url
+from heat_wsgi.derive.ini import parse_ini
+from heat_wsgi.render.inifile import edit_ini
+from conftest import GUIDE_HEAT_CONF, REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 
 
@@ -31,7 +34,7 @@ def text(files: dict[PurePosixPath, object], key: str) -> str:
 def test_sample_only_warns_about_the_guides_legacy_options(sample: Topology) -> None:
     # The guide's base file uses sql_connection and rabbit_host, which Heat 27
     # ignores; the topology's database and message_bus replace them.
-    problems = sample.validate()
+    problems = heat_wsgi.validate(sample)
     assert [(p.severity, p.path) for p in problems] == [
         ("warning", "base_config.DEFAULT.sql_connection"),
         ("warning", "base_config.DEFAULT.rabbit_host")]
@@ -41,7 +44,7 @@ def test_sample_only_warns_about_the_guides_legacy_options(sample: Topology) -> 
 
 
 def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
-    haproxy = text(sample.render(), "A/etc/haproxy/haproxy.cfg")
+    haproxy = text(heat_wsgi.render(sample), "A/etc/haproxy/haproxy.cfg")
     rest = haproxy.split("listen rest_api_proxy\n")[1].split("\n\n")[0]
     cfn = haproxy.split("listen cfn_api_proxy\n")[1].split("\n\n")[0]
     assert "    bind 10.0.0.1:8004" in rest
@@ -85,7 +88,7 @@ HEAT_OPTS: dict[str, list[cfg.Opt]] = {
 
 @pytest.mark.parametrize("host, address", [("B", "10.0.0.2"), ("C", "10.0.0.3")])
 def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host: str, address: str) -> None:
-    body = text(sample.render(), f"{host}/etc/heat/heat.conf")
+    body = text(heat_wsgi.render(sample), f"{host}/etc/heat/heat.conf")
     path = tmp_path / "heat.conf"
     path.write_text(body)
     conf = read_back(path, HEAT_OPTS)
@@ -112,8 +115,8 @@ def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host:
 
 def test_heat_24_writes_the_guides_bind_options(sample: Topology, tmp_path: Path) -> None:
     old = dataclasses.replace(sample, heat_version=24)
-    assert [p for p in old.validate() if p.severity == "error"] == []
-    files = old.render()
+    assert [p for p in heat_wsgi.validate(old) if p.severity == "error"] == []
+    files = heat_wsgi.render(old)
     path = tmp_path / "heat.conf"
     path.write_text(text(files, "B/etc/heat/heat.conf"))
     opts = dict(HEAT_OPTS, heat_api_cfn=[cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")])
@@ -128,8 +131,8 @@ def test_heat_24_gives_each_of_several_instances_its_own_copy(sample: Topology,
     extra = ApiInstance(name="rest-server-3", service="api", host="B", port=8014)
     old = dataclasses.replace(sample, heat_version=24,
                               api_instances=sample.api_instances + (extra,))
-    assert [p for p in old.validate() if p.severity == "error"] == []
-    files = old.render()
+    assert [p for p in heat_wsgi.validate(old) if p.severity == "error"] == []
+    files = heat_wsgi.render(old)
     ini = text(files, "B/etc/heat/uwsgi/rest-server-3.ini")
     assert "\npyargv = --config-file /etc/heat/heat-rest-server-3.conf\n" in ini
     opts = dict(HEAT_OPTS, heat_api=[cfg.StrOpt("bind_host"), cfg.PortOpt("bind_port")])
@@ -146,7 +149,7 @@ def test_heat_24_gives_each_of_several_instances_its_own_copy(sample: Topology,
 
 
 def test_each_instance_has_its_own_heat_conf_and_host(sample: Topology) -> None:
-    files = sample.render()
+    files = heat_wsgi.render(sample)
     for instance in sample.api_instances:
         item = files[PurePosixPath(f"{instance.host}/etc/heat/heat-{instance.name}.conf")]
         assert item.mode == 0o640 and item.kind == "heat.conf"
@@ -184,7 +187,7 @@ def test_missing_default_section_is_added_first() -> None:
 def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path, value: str) -> None:
     topo = dataclasses.replace(sample, heat_conf=(ConfOption(section="DEFAULT", key="awkward", value=value),))
     path = tmp_path / "heat.conf"
-    path.write_text(text(topo.render(), "B/etc/heat/heat.conf"), encoding="utf-8")
+    path.write_text(text(heat_wsgi.render(topo), "B/etc/heat/heat.conf"), encoding="utf-8")
     conf = read_back(path, {"DEFAULT": [cfg.StrOpt("awkward")]})
     assert conf.awkward == value
 
@@ -192,7 +195,7 @@ def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path,
 @pytest.mark.parametrize("scenario", [SAMPLE, REPO / "tests" / "golden" / "modes" / "topology.yaml"])
 def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -> None:
     topology = load_topology(scenario)
-    confs = [f for f in topology.render().values() if f.kind == "heat.conf"]
+    confs = [f for f in heat_wsgi.render(topology).values() if f.kind == "heat.conf"]
     assert confs
     hosts = []
     for item in confs:
@@ -209,14 +212,7 @@ def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -
     assert len(hosts) == len(set(hosts))
 
 
-SEED_BASE = """[DEFAULT]
-sql_connection = mysql+pymysql://root:admin@127.0.0.1/heat?charset=utf8
-rabbit_host = localhost
-
-[heat_api]
-bind_port = 8004
-bind_host = 10.0.0.1
-"""
+SEED_BASE = GUIDE_HEAT_CONF
 
 
 def test_legacy_options_alone_become_the_current_ones(tmp_path: Path) -> None:
@@ -224,7 +220,7 @@ def test_legacy_options_alone_become_the_current_ones(tmp_path: Path) -> None:
     # (Heat 27 would use the defaults), but what renders is still right.
     topology = Topology(hosts=(Host(name="a", address="127.0.0.1"),),
                         engines=(EngineGroup(host="a"),), base_config=SEED_BASE)
-    assert {p.path for p in topology.validate() if p.severity == "error"} == {
+    assert {p.path for p in heat_wsgi.validate(topology) if p.severity == "error"} == {
         "base_config.DEFAULT.sql_connection", "base_config.DEFAULT.rabbit_host"}
     body = text(render_all(topology, validated=True), "a/etc/heat/heat.conf")
     assert ("# heat_wsgi: Heat 27 does not read [DEFAULT] sql_connection; [database] connection "
@@ -255,7 +251,7 @@ def test_legacy_rabbit_options_make_one_transport_url() -> None:
 def test_legacy_options_are_rewritten_for_the_serving_host(sample: Topology) -> None:
     # The shipped sample keeps the guide's base file: each instance's copy
     # gets the current options with A's address, the old ones as comments.
-    files = sample.render()
+    files = heat_wsgi.render(sample)
     body = text(files, "B/etc/heat/heat-rest-server-1.conf")
     assert "\nconnection = mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8\n" in body
     assert "\ntransport_url = rabbit://heat:heat-mq-secret@10.0.0.1:5672/\n" in body
@@ -265,7 +261,7 @@ def test_legacy_options_are_rewritten_for_the_serving_host(sample: Topology) -> 
 def test_up_runs_the_guides_sample_on_the_current_options(sample: Topology, tmp_path: Path) -> None:
     # `heat-wsgi up` adds no [database] connection of its own: the renderer
     # writes it from the topology's database, whatever the base file says.
-    from heat_wsgi.runtime.localize import localize
+    from heat_wsgi.local.localize import localize
 
     plan = localize(sample, tmp_path / "state", venv=tmp_path)
     assert not [c for c in plan.topology.heat_conf if (c.section, c.key) == ("database", "connection")]

@@ -11,8 +11,8 @@ import pytest
 from heat_wsgi.loader import load_topology
 from heat_wsgi.shipped import SAMPLES_TOPOLOGY, shipped_files
 from render_checks import apache_check
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,7 @@ def test_wsgi_scripts_name_the_config_then_import(expected: dict[PurePosixPath, 
     assert "WSGIScriptAlias / /var/www/cgi-bin/heat/heat-api.wsgi" in site
 
 
+@pytest.mark.real
 def test_shipped_apache_files_pass_the_syntax_check(expected: dict[PurePosixPath, str],
                                                      tmp_path: Path) -> None:
     logs = tmp_path / "log"
@@ -95,7 +96,7 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
     paths, swap the app for a tiny one, start it, and reach both sockets."""
     import stat
 
-    from render_checks import start_uwsgi, stop, wait_http, wait_log, wait_path
+    from render_checks import start_uwsgi, stop, wait_http, wait_path, wait_workers
     run, log, app = tmp_path / "run", tmp_path / "log", tmp_path / "app"
     for d in (run, log, app):
         d.mkdir()
@@ -116,6 +117,6 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
         wait_path(sock, proc)
         assert stat.S_IMODE(sock.stat().st_mode) == 0o660
         workers = re.search(r"(?m)^processes = (\d+)$", text).group(1)  # type: ignore[union-attr]
-        wait_log(log / f"uwsgi-{program}.log", f"spawned uWSGI worker {workers} ", proc)
+        wait_workers(log / f"uwsgi-{program}.log", workers, proc)
     finally:
         assert stop(proc) == 0

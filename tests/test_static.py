@@ -3,7 +3,11 @@
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+pytestmark = pytest.mark.real   # runs mypy over the tree: outside the fast loop
 
 
 def test_mypy_strict_is_clean():

@@ -7,10 +7,8 @@ The cluster is started once for the module with the real CLI on
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -22,9 +20,12 @@ from typing import Any
 
 import pytest
 
-from heat_wsgi import cluster
+from heat_wsgi import cluster, demo
 from heat_wsgi.runtime import haproxy, process
 from heat_wsgi.runtime.record import Record, load
+
+from conftest import wait_until
+from realstack import wait_settled
 
 pytestmark = pytest.mark.real
 
@@ -57,23 +58,6 @@ def heat_client() -> Any:
     from heatclient import client
 
     return client.Client("1", endpoint=REST, token="noauth")
-
-
-def wait_status(hc: Any, stack_id: str, timeout: float = 240) -> Any:
-    deadline = time.monotonic() + timeout
-    stack = hc.stacks.get(stack_id)
-    while stack.stack_status.endswith("IN_PROGRESS") and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stack = hc.stacks.get(stack_id)
-    return stack
-
-
-@pytest.fixture(scope="module")
-def state_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="heat-wsgi-up-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +150,7 @@ def test_twenty_concurrent_stacks_through_the_proxy(up: tuple[Record, str],
     def create(name: str) -> tuple[str, str, str]:
         hc = heat_client()
         stack_id = hc.stacks.create(stack_name=name, template=TEMPLATE)["stack"]["id"]
-        stack = wait_status(hc, stack_id)
+        stack = wait_settled(hc, stack_id, 240, interval=0.5)
         return stack_id, stack.stack_status, stack.stack_status_reason
 
     started = time.monotonic()
@@ -193,37 +177,31 @@ def test_twenty_concurrent_stacks_through_the_proxy(up: tuple[Record, str],
     def delete(stack_id: str) -> str:
         client = heat_client()
         client.stacks.delete(stack_id)
-        deadline = time.monotonic() + 120
-        while True:  # the delete is asynchronous: wait for it to start and end
+
+        def finished() -> str | None:  # the delete is asynchronous: it starts, then ends
             status = str(client.stacks.get(stack_id).stack_status)
-            if status == "DELETE_COMPLETE" or status == "DELETE_FAILED" or \
-                    time.monotonic() > deadline:
-                return status
-            time.sleep(0.5)
+            return status if status in ("DELETE_COMPLETE", "DELETE_FAILED") else None
+        return wait_until(finished, 120, f"stack {stack_id} deleted", interval=0.5)
 
     with ThreadPoolExecutor(max_workers=STACKS) as pool:
         deleted = list(pool.map(delete, [r[0] for r in results]))
     assert set(deleted) == {"DELETE_COMPLETE"}, deleted
     # Heat marks a stack DELETE_COMPLETE a moment before it hides it from lists.
-    deadline = time.monotonic() + 30
-    while names & {s.stack_name for s in heat_client().stacks.list()}:
-        assert time.monotonic() < deadline, "deleted stacks are still listed"
-        time.sleep(0.5)
+    wait_until(lambda: not names & {s.stack_name for s in heat_client().stacks.list()}, 30,
+               "deleted stacks leave the list", interval=0.5)
 
 
 def test_boto3_cloudformation_lists_and_describes(up: tuple[Record, str]) -> None:
-    cfn = cluster.cfn_client(CFN)
+    cfn = demo.cfn_client(CFN)
     name = f"cfn-{uuid.uuid4().hex[:6]}"
     body = ('{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"Secret": '
             '{"Type": "OS::Heat::RandomString"}}, "Outputs": {"Value": '
             '{"Value": {"Fn::GetAtt": ["Secret", "value"]}}}}')
     stack_id = cfn.create_stack(StackName=name, TemplateBody=body)["StackId"]
-    deadline = time.monotonic() + 120
-    while True:
-        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
-        if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
+    def settled() -> dict[str, Any] | None:
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        return None if stack["StackStatus"].endswith("IN_PROGRESS") else stack
+    stack = wait_until(settled, 120, f"CFN stack {name} settles", interval=0.5)
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack
     assert stack["StackId"] == stack_id
     assert len(stack["Outputs"][0]["OutputValue"]) == 32
@@ -239,9 +217,8 @@ def _server(record: Record, server: str) -> haproxy.ServerStat:
 
 def _wait_server(record: Record, server: str, status: str, timeout: float = 20) -> float:
     started = time.monotonic()
-    while _server(record, server).status != status:
-        assert time.monotonic() - started < timeout, _server(record, server)
-        time.sleep(0.1)
+    wait_until(lambda: _server(record, server).status == status, timeout,
+               f"HAProxy sees {server} {status}", interval=0.1)
     return time.monotonic() - started
 
 
@@ -269,17 +246,19 @@ def test_failover_one_api_instance(up: tuple[Record, str], state_dir: Path) -> N
     client = threading.Thread(target=loop)
     client.start()
     try:
-        time.sleep(1.0)
+        wait_until(lambda: len(results) >= 10, 30, "the client gets going")
         victim.stop()
         assert not victim.alive()
         went_down = _wait_server(record, "api-node-3", "DOWN")
         served_while_down = len(results)
-        time.sleep(1.0)
+        # Requests keep being served while one instance is down.
+        wait_until(lambda: len(results) >= served_while_down + 10, 30, "served while down")
         again = run_cli("up", "--state-dir", str(state_dir))  # restarts only what died
         assert again.returncode == 0, again.stdout + again.stderr
         assert "uwsgi-api-node-3" in again.stdout and "already running" in again.stdout
         came_up = _wait_server(record, "api-node-3", "UP")
-        time.sleep(1.0)
+        served_at_up = len(results)
+        wait_until(lambda: len(results) >= served_at_up + 10, 30, "served after the restart")
     finally:
         stop.set()
         client.join(timeout=60)

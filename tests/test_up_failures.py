@@ -10,7 +10,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +19,10 @@ from heat_wsgi import cluster
 from heat_wsgi.errors import ServiceError
 from heat_wsgi.model import ConfOption
 from heat_wsgi.runtime import process
-from heat_wsgi.runtime.localize import default_topology
+from heat_wsgi.local.localize import default_topology
 from heat_wsgi.runtime.record import load
+
+from conftest import reachable_dir
 
 pytestmark = pytest.mark.real
 
@@ -30,8 +31,7 @@ HEAT_WSGI = str(Path(sys.prefix) / "bin" / "heat-wsgi")
 
 @pytest.fixture
 def state_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="heat-wsgi-upfail-"))
-    path.chmod(0o755)
+    path = reachable_dir("heat-wsgi-upfail-")
     yield path
     # Whatever happened, nothing recorded may survive the test.
     cluster.down(path, progress=lambda _line: None)
@@ -74,7 +74,8 @@ def test_missing_binary_is_named(state_dir: Path, tmp_path: Path) -> None:
 def test_service_that_will_not_start_stops_everything(state_dir: Path) -> None:
     # node-3's heat.conf points at a paste file that does not exist, so its
     # uwsgi instances die while loading the app; everything else starts fine.
-    topology = default_topology(engines_per_host=1, cloudwatch=False)
+    topology = default_topology(engines_per_host=1, cloudwatch=False,
+                                base_config=cluster.base_heat_conf())
     hosts = tuple(dataclasses.replace(h, heat_conf=(ConfOption(
         section="paste_deploy", key="api_paste_config", value="/nonexistent/api-paste.ini"),))
         if h.name == "node-3" else h for h in topology.hosts)

@@ -12,7 +12,8 @@ from heat_wsgi.model import (
     AdminSocket, ApiInstance, Database, HealthCheck, Host, Listener, MessageBus, ProxyConfig,
     ProxyLog, ProxyTimeouts, Topology,
 )
-from heat_wsgi.validate_deploy import check_down_seconds
+from heat_wsgi.validate import validate
+from heat_wsgi.validate.deploy import check_down_seconds
 from test_ansible_render import SAMPLE
 
 
@@ -27,7 +28,7 @@ def topology(**proxy: object) -> Topology:
 
 
 def errors(t: Topology) -> list[tuple[str, str]]:
-    return [(p.path, p.message) for p in t.validate() if p.severity == "error"]
+    return [(p.path, p.message) for p in validate(t) if p.severity == "error"]
 
 
 def test_the_sample_marks_a_dead_machine_down_within_3s() -> None:
@@ -68,7 +69,7 @@ def test_good_proxy_fields_pass() -> None:
     assert errors(topology(admin_socket=AdminSocket(mode="0660", group="haproxy"),
                            log=ProxyLog(target="10.0.0.9:514"))) == []
     assert errors(topology(log=ProxyLog(target="stderr"), admin_socket=None)) == []
-    [warning] = [p for p in topology(admin_socket=AdminSocket(group="adm")).validate()]
+    [warning] = [p for p in validate(topology(admin_socket=AdminSocket(group="adm")))]
     assert warning.severity == "warning" and warning.path == "proxy.admin_socket.group"
 
 

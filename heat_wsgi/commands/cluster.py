@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 from heat_wsgi import cluster
-from heat_wsgi.model import Topology
+from heat_wsgi.demo import demo_stack
+from heat_wsgi.diagram import render_text_diagram
+from heat_wsgi.runtime.process import log_tail
+from heat_wsgi.services import SERVICES
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,30 +53,6 @@ def _progress(line: str) -> None:
     print(line, flush=True)
 
 
-def diagram(topology: Topology) -> str:
-    """helper-1's diagram when it exists, else a compact listing."""
-    try:
-        from heat_wsgi import diagram as diagram_module
-    except ImportError:
-        diagram_module = None  # type: ignore[assignment]
-    for name in ("render_diagram", "diagram", "render"):
-        function = getattr(diagram_module, name, None)
-        if callable(function):
-            return str(function(topology)).rstrip("\n")
-    proxy = topology.proxy
-    hosts = topology.host_map()
-    lines = []
-    if proxy is not None:
-        lines.append(f"[client] --HTTP--> [HAProxy {proxy.host}]")
-    for instance in topology.api_instances:
-        address = instance.address or hosts[instance.host].address
-        lines.append(f"    --> [{instance.info.program} {instance.name} @ {instance.host}"
-                     f" {address}:{instance.effective_port}]")
-    for group in topology.engines:
-        lines.append(f"    --AMQP--> [{group.processes} x heat-engine @ {group.host}]")
-    return "\n".join(lines)
-
-
 CLIENT_HELP = """\
 Clients (noauth: any token works, every caller is admin of project "admin"):
   python-heatclient:
@@ -99,16 +78,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     for label, url in record.endpoints.items():
         print(f"  {label:<15} {url}")
     print()
-    print(diagram(result.plan.topology))
+    print(render_text_diagram(result.plan.topology), end="")
     print()
-    api = record.endpoints.get("REST API", "http://127.0.0.1:8004/v1/admin")
-    cfn = record.endpoints.get("CFN API", "http://127.0.0.1:8000/v1/")
+    api = record.endpoints.get(SERVICES["api"].label, "http://127.0.0.1:8004/v1/admin")
+    cfn = record.endpoints.get(SERVICES["cfn"].label, "http://127.0.0.1:8000/v1/")
     print(CLIENT_HELP.format(api=api, cfn=cfn))
     print()
     print("Then: heat-wsgi status | heat-wsgi logs [SERVICE] | heat-wsgi down [--purge]")
     if args.demo:
         print()
-        shown = cluster.demo_stack(api)
+        shown = demo_stack(api)
         print(f"Demo stack {shown['name']} ({shown['id']}): {shown['status']}")
         for key, value in dict(shown["outputs"]).items():  # type: ignore[call-overload]
             print(f"  output {key} = {value}")
@@ -159,8 +138,6 @@ def cmd_logs(args: argparse.Namespace) -> int:
         print(f"heat-wsgi: no service {args.service!r} (have: {', '.join(logs) or 'none'})",
               file=sys.stderr)
         return 2
-    from heat_wsgi.runtime.process import log_tail
-
     for name in matches:
         for path in logs[name]:
             print(f"==> {name}: {path} <==")

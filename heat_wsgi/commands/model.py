@@ -12,9 +12,13 @@ import json
 import sys
 from typing import Any
 
+from heat_wsgi.diagram import DIAGRAM_FORMATS, render_diagram
 from heat_wsgi.loader import load_topology
 from heat_wsgi.model import Topology
+from heat_wsgi.render import render_all
+from heat_wsgi.schema import topology_schema
 from heat_wsgi.validate import Problem, validate
+from heat_wsgi.writer import MANIFEST_NAME, write_tree
 
 __all__ = ["register"]
 
@@ -45,8 +49,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from heat_wsgi.render import render_all
-    from heat_wsgi.writer import MANIFEST_NAME, write_tree
     topology = _load(args)
     if _print_problems(validate(topology)):
         print("nothing written: fix the errors above first", file=sys.stderr)
@@ -58,16 +60,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from heat_wsgi.schema import topology_schema
     print(json.dumps(topology_schema(), indent=2))
     return 0
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:
-    from heat_wsgi.diagram import render_dot, render_text_diagram
-    topology = _load(args)
-    text = render_dot(topology) if args.format == "dot" else render_text_diagram(topology)
-    sys.stdout.write(text)
+    sys.stdout.write(render_diagram(_load(args), args.format))
     return 0
 
 
@@ -93,5 +91,5 @@ def register(subparsers: Any) -> None:
 
     p = subparsers.add_parser("diagram", help="draw a topology as text or Graphviz DOT")
     p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file")
-    p.add_argument("--format", choices=("text", "dot"), default="text", help="output format")
+    p.add_argument("--format", choices=DIAGRAM_FORMATS, default="text", help="output format")
     p.set_defaults(func=cmd_diagram)

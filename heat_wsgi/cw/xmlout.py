@@ -96,29 +96,30 @@ def alarms_result(tag: str, found: Sequence[Alarm], next_token: str | None = Non
     return result
 
 
+def _texts(parent: Element, pairs: Sequence[tuple[str, object]]) -> None:
+    for tag, value in pairs:
+        _text(parent, tag, value)
+
+
 def _alarm(member: Element, alarm: Alarm) -> None:
+    # In the order AWS's MetricAlarm shape lists its members.
     c = alarm.config
-    _text(member, "AlarmName", c.name)
-    _text(member, "AlarmArn", alarm.arn)
-    _text(member, "AlarmDescription", c.description)
-    _text(member, "AlarmConfigurationUpdatedTimestamp", iso8601(alarm.config_updated_ms))
-    _text(member, "ActionsEnabled", c.actions_enabled)
+    _texts(member, (("AlarmName", c.name), ("AlarmArn", alarm.arn),
+                    ("AlarmDescription", c.description),
+                    ("AlarmConfigurationUpdatedTimestamp", iso8601(alarm.config_updated_ms)),
+                    ("ActionsEnabled", c.actions_enabled)))
     _members(member, "OKActions", c.ok_actions)
     _members(member, "AlarmActions", c.alarm_actions)
     _members(member, "InsufficientDataActions", c.insufficient_data_actions)
-    _text(member, "StateValue", alarm.state)
-    _text(member, "StateReason", alarm.state_reason)
-    _text(member, "StateReasonData", alarm.state_reason_data)
-    _text(member, "StateUpdatedTimestamp", iso8601(alarm.state_updated_ms))
-    _text(member, "MetricName", c.metric_name)
-    _text(member, "Namespace", c.namespace)
-    _text(member, "Statistic", c.statistic)
+    _texts(member, (("StateValue", alarm.state), ("StateReason", alarm.state_reason),
+                    ("StateReasonData", alarm.state_reason_data),
+                    ("StateUpdatedTimestamp", iso8601(alarm.state_updated_ms)),
+                    ("MetricName", c.metric_name), ("Namespace", c.namespace),
+                    ("Statistic", c.statistic)))
     _dimensions(member, c.dimensions)
-    _text(member, "Period", c.period)
-    _text(member, "Unit", c.unit)
-    _text(member, "EvaluationPeriods", c.evaluation_periods)
-    _text(member, "DatapointsToAlarm", c.datapoints_to_alarm)
-    _text(member, "Threshold", repr(float(c.threshold)))
-    _text(member, "ComparisonOperator", c.comparison)
-    _text(member, "TreatMissingData", c.treat_missing_data)
-    _text(member, "StateTransitionedTimestamp", iso8601(alarm.state_updated_ms))
+    _texts(member, (("Period", c.period), ("Unit", c.unit),
+                    ("EvaluationPeriods", c.evaluation_periods),
+                    ("DatapointsToAlarm", c.datapoints_to_alarm),
+                    ("Threshold", repr(float(c.threshold))), ("ComparisonOperator", c.comparison),
+                    ("TreatMissingData", c.treat_missing_data),
+                    ("StateTransitionedTimestamp", iso8601(alarm.state_updated_ms))))

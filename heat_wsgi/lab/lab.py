@@ -14,7 +14,6 @@ from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
-import heat_wsgi
 from heat_wsgi.errors import LabError
 from heat_wsgi.lab import executor, state as state_file
 from heat_wsgi.lab.plan import MachinePlan, Resource, plan_lab, plan_machine
@@ -31,7 +30,7 @@ TOOLS = ("ip", "mount", "umount", "systemd-nspawn", "ssh", "ssh-keygen")
 
 def checkout() -> Path:
     """The checkout heat_wsgi runs from (else the current directory)."""
-    here = Path(heat_wsgi.__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]
     return here if (here / "setup.cfg").is_file() else Path.cwd()
 
 
@@ -45,7 +44,7 @@ def _needed_paths() -> list[Path]:
     """What services in a machine reach as another user: checkout, venv, interpreter."""
     python = Path(sys.executable)
     return [checkout(), Path(sys.prefix), python, Path(os.path.realpath(python)),
-            Path(sys.base_prefix) / "lib", Path(heat_wsgi.__file__).parent]
+            Path(sys.base_prefix) / "lib", Path(__file__).resolve().parents[1]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

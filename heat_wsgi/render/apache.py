@@ -5,7 +5,8 @@ from __future__ import annotations
 from heat_wsgi.model import ApiInstance, Host, Topology
 from heat_wsgi.quoting import apache_arg as a
 from heat_wsgi.quoting import python_str
-from heat_wsgi.render.common import InstanceLayout, header, instance_address
+from heat_wsgi.derive.layout import InstanceLayout, instance_address
+from heat_wsgi.render.common import header
 
 __all__ = ["render_apache_site", "render_wsgi_script", "apache_modules"]
 

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 from heat_wsgi.model import Topology
 from heat_wsgi.quoting import shell_env
-from heat_wsgi.render.common import Index, format_host, header, is_loopback, split_hostport
+from heat_wsgi.derive import Index
+from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
+from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
+from heat_wsgi.derive.addresses import format_host, is_loopback, split_hostport
+from heat_wsgi.render.common import header
 from heat_wsgi.render.hostdirs import runs_heat
 
 __all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
@@ -24,43 +28,6 @@ __all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "R
 RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
 RABBITMQ_ENV = "/etc/rabbitmq/rabbitmq-env.conf"
 NODE_NAME = "rabbit@localhost"
-DEFAULT_PORT = 5672
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAccount:
-    """One ``user:password@host:port/vhost`` of a transport URL."""
-
-    user: str
-    password: str
-    vhost: str
-    host: str
-    port: int
-
-
-def broker_accounts(url: str) -> list[BrokerAccount]:
-    """Every account of a ``rabbit://`` URL (several hosts may be listed), in order."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or scheme.split("+", 1)[0] not in ("rabbit", "amqp"):
-        return []
-    netloc, slash, tail = rest.partition("/")
-    path = tail.split("?", 1)[0]
-    vhost = urllib.parse.unquote(path) if path else "/"
-    accounts = []
-    for piece in netloc.split(","):
-        userinfo, at, hostport = piece.rpartition("@")
-        if not at:
-            continue
-        user, _, password = userinfo.partition(":")
-        host, port = split_hostport(hostport)
-        try:
-            number = int(port[1:]) if port else DEFAULT_PORT
-        except ValueError:
-            continue
-        accounts.append(BrokerAccount(user=urllib.parse.unquote(user),
-                                      password=urllib.parse.unquote(password),
-                                      vhost=vhost, host=host, port=number))
-    return accounts
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,22 +1,13 @@
-"""Helpers shared by the renderers and by validation: layout and addresses."""
+"""What every renderer shares: the generator header on top of each file."""
 
 from __future__ import annotations
 
 import functools
-import ipaddress
-from dataclasses import dataclass
 
-from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
+from heat_wsgi.files import GENERATOR
+from heat_wsgi.model import Topology
 
-__all__ = [
-    "GENERATOR", "header", "is_loopback", "is_wildcard", "url_hosts",
-    "rewrite_url_loopback", "rewrite_hostlist_loopback", "mask_password", "split_hostport",
-    "format_host", "hostlist_hosts",
-    "InstanceLayout", "instance_layout", "uwsgi_sockets", "instance_address", "heat_conf_path",
-    "instance_heat_conf_path", "engine_unit_name", "Index", "build_index",
-]
-
-GENERATOR = "heat_wsgi"
+__all__ = ["GENERATOR", "header", "without_header"]
 
 
 def header(comment: str, topology: Topology, what: str) -> list[str]:
@@ -32,223 +23,15 @@ def _header_parts(comment: str, name: str) -> tuple[str, str]:
             f"{comment} Change the topology and render again rather than editing this file.")
 
 
-@functools.lru_cache(maxsize=4096)
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or address, IPv6 maybe bracketed) is loopback."""
-    name = host.strip().strip("[]").lower()
-    if name in ("localhost", "localhost.localdomain", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+@functools.lru_cache(maxsize=64)
+def without_header(comment: str, text: str) -> str:
+    """``text`` without the generator header a renderer put on top of it.
 
-
-def is_wildcard(address: str) -> bool:
-    return address in ("0.0.0.0", "::", "[::]", "*", "")
-
-
-def split_hostport(hostport: str) -> tuple[str, str]:
-    """``host[:port]`` -> (host, ':port' or '')."""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end >= 0:
-            return hostport[:end + 1], hostport[end + 1:]
-        return hostport, ""
-    if hostport.count(":") == 1:
-        host, port = hostport.split(":")
-        return host, ":" + port
-    return hostport, ""
-
-
-def _netloc_span(url: str) -> tuple[int, int] | None:
-    scheme_end = url.find("://")
-    if scheme_end < 0:
-        return None
-    start = scheme_end + 3
-    end = len(url)
-    for stop in "/?#":
-        pos = url.find(stop, start)
-        if 0 <= pos < end:
-            end = pos
-    return start, end
-
-
-def url_hosts(url: str) -> list[str]:
-    """Every host named in ``url`` (several for ``rabbit://a,b/``)."""
-    span = _netloc_span(url)
-    if span is None:
-        return []
-    hosts = []
-    for piece in url[span[0]:span[1]].split(","):
-        hostport = piece.rpartition("@")[2]
-        host, _ = split_hostport(hostport)
-        if host:
-            hosts.append(host)
-    return hosts
-
-
-def format_host(address: str) -> str:
-    return f"[{address}]" if ":" in address and not address.startswith("[") else address
-
-
-def rewrite_url_loopback(url: str, address: str) -> str:
-    """``url`` with each loopback host replaced by ``address``."""
-    span = _netloc_span(url)
-    if span is None:
-        return url
-    pieces = []
-    for piece in url[span[0]:span[1]].split(","):
-        userinfo, at, hostport = piece.rpartition("@")
-        host, port = split_hostport(hostport)
-        if is_loopback(host):
-            host = format_host(address)
-        pieces.append(f"{userinfo}{at}{host}{port}")
-    return url[:span[0]] + ",".join(pieces) + url[span[1]:]
-
-
-def rewrite_hostlist_loopback(value: str, address: str) -> str:
-    """``rabbit_host`` / ``rabbit_hosts`` style ``host[:port],...`` rewritten."""
-    pieces = []
-    for piece in value.split(","):
-        host, port = split_hostport(piece.strip())
-        pieces.append((format_host(address) if is_loopback(host) else host) + port)
-    return ",".join(pieces)
-
-
-def hostlist_hosts(value: str) -> list[str]:
-    return [split_hostport(piece.strip())[0] for piece in value.split(",") if piece.strip()]
-
-
-def mask_password(value: str) -> str:
-    """Hide the password of each ``user:password@`` in a URL, for messages."""
-    span = _netloc_span(value)
-    if span is None:
-        return value
-    pieces = []
-    for piece in value[span[0]:span[1]].split(","):
-        userinfo, at, hostport = piece.rpartition("@")
-        if at and ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        pieces.append(f"{userinfo}{at}{hostport}")
-    return value[:span[0]] + ",".join(pieces) + value[span[1]:]
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceLayout:
-    """Where one API instance's files and sockets are on its host."""
-
-    uwsgi_ini: str
-    apache_site: str
-    wsgi_script: str
-    unit_name: str
-    unit_file: str
-    pidfile: str
-    logfile: str
-    socket: str | None         # unix socket uwsgi listens on, if any
-    http_socket: tuple[str, int] | None   # uwsgi http-socket (address, port)
-    front: tuple[str, int]     # what HAProxy connects to
-    heat_conf: str             # the instance's own copy of its host's heat.conf
-    config_files: tuple[str, ...]   # what ``--config-file`` gets, in order
-
-
-def instance_address(instance: ApiInstance, host: Host) -> str:
-    """The address an instance binds (its own, else its host's)."""
-    return instance.address if instance.address is not None else host.address
-
-
-def heat_conf_path(host: Host) -> str:
-    """The host's heat.conf: the one its heat-engines (and heat-manage) read."""
-    return f"{host.paths.config_dir.rstrip('/')}/heat.conf"
-
-
-def instance_heat_conf_path(instance: ApiInstance, host: Host) -> str:
-    """An API instance's own heat.conf: ``<config_dir>/heat-<instance>.conf``.
-
-    It sits next to the host's heat.conf on purpose: oslo.config's
-    ``find_file`` (api-paste.ini, policy files) searches the directory of
-    each ``--config-file`` first, so both files find the same neighbours.
+    A rendered file used as the base of the next rendering (heat.conf as
+    ``base_config``) would otherwise gain one more header on every pass.
     """
-    return f"{host.paths.config_dir.rstrip('/')}/heat-{instance.name}.conf"
-
-
-@dataclass(frozen=True, slots=True)
-class Index:
-    """Lookups over a topology, built once so no rule or renderer is quadratic."""
-
-    hosts: dict[str, Host]
-    instances_by_host: dict[str, list[ApiInstance]]
-    engines_by_host: dict[str, list[EngineGroup]]
-    service_count: dict[tuple[str, str], int]     # (host, service) -> instances
-    heat_hosts: tuple[str, ...]                   # hosts with APIs or engines, in order
-
-
-def build_index(topology: Topology) -> Index:
-    hosts = topology.host_map()
-    by_host: dict[str, list[ApiInstance]] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for instance in topology.api_instances:
-        by_host.setdefault(instance.host, []).append(instance)
-        key = (instance.host, instance.service)
-        counts[key] = counts.get(key, 0) + 1
-    engines: dict[str, list[EngineGroup]] = {}
-    for group in topology.engines:
-        engines.setdefault(group.host, []).append(group)
-    heat_hosts = tuple(name for name in hosts if name in by_host or name in engines)
-    return Index(hosts, by_host, engines, counts, heat_hosts)
-
-
-def uwsgi_sockets(instance: ApiInstance, host: Host) -> tuple[str | None, tuple[str, int] | None]:
-    """Where ``instance``'s uwsgi listens: its unix socket and its ``(address, port)`` http-socket.
-
-    The part of :func:`instance_layout` validation needs for every instance.
-    """
-    socket = instance.socket
-    if instance.mode == "mod_proxy_uwsgi" and socket is None:
-        socket = f"{host.paths.run_dir.rstrip('/')}/{instance.name}.sock"
-    if instance.mode == "mod_wsgi":
-        socket = None
-    http_socket: tuple[str, int] | None = None
-    if instance.mode == "uwsgi":
-        http_socket = (instance_address(instance, host), instance.effective_port)
-    elif instance.mode == "mod_proxy":
-        # uwsgi stays private to the machine: on loopback, the instance's own
-        # loopback address when it has one (several local hosts), else 127.0.0.1.
-        address = instance_address(instance, host)
-        backend = address if is_loopback(address) else "127.0.0.1"
-        http_socket = (backend, instance.effective_backend_port)
-    return socket, http_socket
-
-
-def instance_layout(topology: Topology, instance: ApiInstance, host: Host,
-                    index: Index) -> InstanceLayout:
-    paths = host.paths
-    conf = paths.config_dir.rstrip("/")
-    run = paths.run_dir.rstrip("/")
-    log = paths.log_dir.rstrip("/")
-    name = instance.name
-    address = instance_address(instance, host)
-    port = instance.effective_port
-    socket, http_socket = uwsgi_sockets(instance, host)
-    heat_conf = instance_heat_conf_path(instance, host)
-    front_address = host.address if is_wildcard(address) else address
-    return InstanceLayout(
-        uwsgi_ini=f"{conf}/uwsgi/{name}.ini",
-        apache_site=f"{paths.apache_site_dir.rstrip('/')}/{name}.conf",
-        wsgi_script=f"{paths.wsgi_dir.rstrip('/')}/{name}.wsgi",
-        unit_name=f"heat-uwsgi-{name}.service",
-        unit_file=f"{paths.systemd_dir.rstrip('/')}/heat-uwsgi-{name}.service",
-        pidfile=f"{run}/{name}.pid",
-        logfile=f"{log}/{name}.log",
-        socket=socket,
-        http_socket=http_socket,
-        front=(front_address, port),
-        heat_conf=heat_conf,
-        config_files=(heat_conf,),
-    )
-
-
-def engine_unit_name(index: int) -> str:
-    return f"heat-engine-{index}.service"
-
-
+    lines = text.split("\n", 2)
+    if (len(lines) >= 2 and lines[0].startswith(f"{comment} Generated by {GENERATOR} from topology ")
+            and lines[1].startswith(f"{comment} Change the topology and render again")):
+        return lines[2] if len(lines) == 3 else ""
+    return text

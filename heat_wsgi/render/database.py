@@ -15,13 +15,16 @@ The account comes from ``database.url`` (``mysql+pymysql://USER:PASSWORD@HOST:PO
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 
 from heat_wsgi.model import Topology
 from heat_wsgi.quoting import mysql_option as o
 from heat_wsgi.quoting import sql_identifier, sql_string
-from heat_wsgi.render.common import Index, header, is_loopback, url_hosts
+from heat_wsgi.derive import Index
+from heat_wsgi.derive.accounts import DATABASE_PORT as DEFAULT_PORT
+from heat_wsgi.derive.accounts import DatabaseAccount, database_account
+from heat_wsgi.derive.addresses import is_loopback, url_hosts
+from heat_wsgi.render.common import header
 from heat_wsgi.render.hostdirs import bootstrap_dir, runs_heat
 
 __all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "MARIADB_DROPIN",
@@ -29,35 +32,6 @@ __all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_fil
 
 #: Read after Debian's 50-server.cnf, so its bind-address wins.
 MARIADB_DROPIN = "/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf"
-DEFAULT_PORT = 3306
-_SCHEMES = ("mysql", "mariadb")
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseAccount:
-    """What ``database.url`` asks the server for."""
-
-    user: str
-    password: str
-    database: str
-    port: int
-
-
-def database_account(url: str) -> DatabaseAccount | None:
-    """The account of a MySQL/MariaDB URL; None for any other database or no user."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.split("+", 1)[0] not in _SCHEMES or not parts.username:
-        return None
-    name = urllib.parse.unquote(parts.path.lstrip("/"))
-    if not name:
-        return None
-    return DatabaseAccount(user=urllib.parse.unquote(parts.username),
-                           password=urllib.parse.unquote(parts.password or ""),
-                           database=name, port=port or DEFAULT_PORT)
 
 
 @dataclass(frozen=True, slots=True)

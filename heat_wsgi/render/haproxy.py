@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from heat_wsgi.model import SERVICE_NAMES, HealthCheck, Host, ProxyConfig, ProxyLog, ServiceName, Topology
+from heat_wsgi.derive import Index, build_index
+from heat_wsgi.derive.addresses import is_wildcard
+from heat_wsgi.derive.layout import instance_address
+from heat_wsgi.model import HealthCheck, Host, ProxyConfig, ProxyLog, Topology
 from heat_wsgi.quoting import haproxy_word as w
-from heat_wsgi.render.common import Index, build_index, header, instance_address, is_wildcard
+from heat_wsgi.render.common import header
+from heat_wsgi.services import SERVICE_NAMES, SERVICES, ServiceName
 from heat_wsgi.errors import RenderError
 
 __all__ = ["render_haproxy", "LISTENER_NAMES", "admin_socket_path", "server_check"]
 
-#: Listener names; the first two are the scaling guide's.
-LISTENER_NAMES: dict[ServiceName, str] = {
-    "api": "rest_api_proxy", "cfn": "cfn_api_proxy", "cloudwatch": "cloudwatch_api_proxy"}
+#: Listener names (the first two are the scaling guide's), from the services table.
+LISTENER_NAMES: dict[ServiceName, str] = {name: info.proxy_section for name, info in SERVICES.items()}
 
 
 def _addr(address: str, port: int) -> str:

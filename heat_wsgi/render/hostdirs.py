@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from heat_wsgi.model import Host, Topology
 from heat_wsgi.quoting import tmpfiles_field as f
-from heat_wsgi.render.common import Index, header
+from heat_wsgi.derive import Index
+from heat_wsgi.render.common import header
 
 __all__ = ["Directory", "managed_hosts", "host_directories", "bootstrap_dir",
            "render_tmpfiles", "runs_heat", "TMPFILES_PATH"]

@@ -2,8 +2,9 @@
 
 ``configparser`` drops comments and rejects repeated keys, so heat.conf is
 edited line by line instead: :func:`edit_ini` replaces or adds the few options
-heat_wsgi owns and leaves every other line of the base file as it was.
-:func:`parse_ini` reads values the way ``oslo_config.iniparser`` does.
+heat_wsgi owns and leaves every other line of the base file as it was. It
+reads the base text with :func:`heat_wsgi.derive.ini.parse_lines`, the same
+reading validation uses.
 """
 
 from __future__ import annotations
@@ -12,122 +13,9 @@ import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-__all__ = ["IniSyntaxError", "parse_ini", "option_lines", "edit_ini", "unquote", "syntax_errors",
-           "EditShape", "IniTemplate", "edit_shape", "ini_template"]
+from heat_wsgi.derive.ini import Key, parse_lines
 
-Key = tuple[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class IniSyntaxError:
-    """A line oslo.config would refuse to read."""
-
-    lineno: int
-    message: str
-    line: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    section: str | None
-    key: str
-    start: int        # index of the ``key = value`` line
-    end: int          # one past its last continuation line
-    raw: str          # value text as written, continuation lines joined by "\n"
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    lines: tuple[str, ...]
-    entries: tuple[_Entry, ...]
-    headers: tuple[tuple[str, int], ...]   # (section, line index), in order
-    errors: tuple[IniSyntaxError, ...]
-
-
-def _split(line: str) -> tuple[str, str] | None:
-    colon, equal = line.find(":"), line.find("=")
-    if colon < 0 and equal < 0:
-        return None
-    cut = equal if colon < 0 or (0 <= equal < colon) else colon
-    return line[:cut].strip(), line[cut + 1:]
-
-
-@functools.lru_cache(maxsize=64)
-def _parse(text: str) -> _Parsed:
-    lines = tuple(text.splitlines())
-    entries: list[_Entry] = []
-    headers: list[tuple[str, int]] = []
-    errors: list[IniSyntaxError] = []
-    section: str | None = None
-    current: tuple[str | None, str, int, list[str]] | None = None
-
-    def flush(end: int) -> None:
-        nonlocal current
-        if current is not None:
-            sec, key, start, parts = current
-            entries.append(_Entry(sec, key, start, end, "\n".join(parts)))
-            current = None
-
-    for index, original in enumerate(lines):
-        line = original.rstrip()
-        if not line:
-            flush(index)
-            continue
-        if line[0] in " \t":
-            if current is None:
-                errors.append(IniSyntaxError(index + 1, "continuation line with nothing to continue", original))
-            else:
-                current[3].append(line.lstrip())
-            continue
-        flush(index)
-        if line.startswith("["):
-            if not line.endswith("]") or len(line) <= 2:
-                errors.append(IniSyntaxError(index + 1, "section header must be '[name]'", original))
-                continue
-            section = line[1:-1]
-            headers.append((section, index))
-        elif line.startswith(("#", ";")):
-            continue
-        else:
-            split = _split(line)
-            if split is None or not split[0]:
-                errors.append(IniSyntaxError(index + 1, "not a 'key = value' line", original))
-                continue
-            if section is None:
-                errors.append(IniSyntaxError(index + 1, "option before any [section]", original))
-            current = (section, split[0], index, [split[1].strip()])
-    flush(len(lines))
-    return _Parsed(lines, tuple(entries), tuple(headers), tuple(errors))
-
-
-def unquote(raw: str) -> str:
-    """The value oslo.config sees for ``raw`` (outer quotes off, ``$$`` -> ``$``)."""
-    value = raw.strip()
-    if value and value[0] == value[-1] and value[0] in "\"'" and len(value) >= 2:
-        value = value[1:-1]
-    elif len(value) == 1 and value in "\"'":
-        value = ""
-    return value.replace("$$", "$")
-
-
-def syntax_errors(text: str) -> tuple[IniSyntaxError, ...]:
-    """Lines of ``text`` that oslo.config would refuse."""
-    return _parse(text).errors
-
-
-def parse_ini(text: str) -> dict[Key, str]:
-    """``(section, key) -> value`` as oslo.config would read it (last one wins)."""
-    result: dict[Key, str] = {}
-    for entry in _parse(text).entries:
-        if entry.section is not None:
-            result[(entry.section, entry.key)] = unquote(entry.raw)
-    return result
-
-
-def option_lines(text: str) -> dict[Key, int]:
-    """``(section, key) -> 1-based line`` of the occurrence oslo.config reads (the last)."""
-    return {(e.section, e.key): e.start + 1 for e in _parse(text).entries if e.section is not None}
-
+__all__ = ["edit_ini", "EditShape", "IniTemplate", "edit_shape", "ini_template"]
 
 #: The shape of an edit: each option in the order given, and whether it is set
 #: (``True``) or removed (``False``). Values are not part of it.
@@ -207,7 +95,7 @@ def ini_template(text: str, shape: EditShape,
     ``comments`` are :func:`edit_ini`'s, as pairs. Cached: a topology asks for
     the same few shapes once per host and once per API instance.
     """
-    parsed = _parse(text)
+    parsed = parse_lines(text)
     is_set = dict(shape)
     notes = dict(comments)
     replace: dict[int, str | _Slot | None] = {}     # line index -> new line (None: drop)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from heat_wsgi.model import ApiInstance, EngineGroup, Host, Topology
 from heat_wsgi.quoting import systemd_exec_arg as arg
 from heat_wsgi.quoting import systemd_value as v
-from heat_wsgi.render.common import InstanceLayout, header, heat_conf_path
+from heat_wsgi.derive.layout import InstanceLayout, heat_conf_path
+from heat_wsgi.render.common import header
 
 __all__ = ["render_uwsgi_unit", "render_engine_unit"]
 

@@ -11,7 +11,8 @@ import re
 from heat_wsgi.errors import RenderError
 from heat_wsgi.model import ApiInstance, Host, Topology
 from heat_wsgi.quoting import uwsgi_value
-from heat_wsgi.render.common import InstanceLayout, header
+from heat_wsgi.derive.layout import InstanceLayout
+from heat_wsgi.render.common import header
 
 __all__ = ["render_uwsgi_ini", "uwsgi_lines"]
 

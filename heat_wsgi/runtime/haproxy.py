@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 import shutil
 import socket
 import subprocess
@@ -48,13 +49,21 @@ class HaproxyListen:
     stats_socket: str | None
 
 
+def _words(line: str) -> list[str]:
+    """A haproxy.cfg line's words: quotes and backslashes undone, a '#' comment dropped."""
+    try:
+        return shlex.split(line, comments=True)
+    except ValueError:   # unbalanced quotes: haproxy -c reports those
+        return line.split("#", 1)[0].split()
+
+
 def read_cfg(cfg: Path, extra_cfgs: Sequence[Path] = ()) -> HaproxyListen:
     """Collect ``bind host:port`` and ``stats socket PATH`` lines from the files."""
     binds: list[tuple[str, int]] = []
     stats_socket = None
     text = "\n".join(path.read_text() for path in (cfg, *extra_cfgs))
     for raw in text.splitlines():
-        words = raw.split("#", 1)[0].split()
+        words = _words(raw)
         if len(words) >= 2 and words[0] == "bind":
             for addr in words[1].split(","):
                 host, _, port = addr.rpartition(":")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from heat_wsgi.errors import ServiceError
-from heat_wsgi.quoting import ini_value, uwsgi_value
+from heat_wsgi.quoting import ini_value
 from heat_wsgi.runtime import mariadb, process, uwsgi
 from heat_wsgi.runtime.service import Service
 
@@ -80,27 +80,14 @@ def _manage(venv: Path, conf: Path, args: list[str], log: Path, name: str) -> No
 
 def write_uwsgi_ini(path: Path, *, conf: Path, address: str, port: int, log: Path) -> Path:
     """The uwsgi ini serving ``keystone.wsgi.api:application`` on ``address:port``."""
-    # uwsgi's http-socket does not keep connections alive, but without
-    # "Connection: close" a client's pooled connection (keystoneauth's
-    # discovery GET, then the token POST) is reset on reuse.
     # keystone.server.flask.core._get_config_files reads OS_KEYSTONE_CONFIG_FILES
     # (';'-separated) when the module is imported; without it Keystone looks
-    # for /etc/keystone/keystone.conf.
-    path.write_text(f"""[uwsgi]
-http-socket = {uwsgi_value(f'{address}:{port}')}
-module = keystone.wsgi.api:application
-env = {uwsgi_value(f'OS_KEYSTONE_CONFIG_FILES={conf}')}
-master = true
-processes = 1
-threads = 4
-enable-threads = true
-lazy-apps = true
-die-on-term = true
-need-app = true
-buffer-size = 65535
-add-header = Connection: close
-logto = {uwsgi_value(str(log))}
-""")
+    # for /etc/keystone/keystone.conf. Connection: close (PRIVATE_OPTIONS)
+    # matters here: keystoneauth reuses its discovery GET's connection.
+    path.write_text(uwsgi.render_ini([
+        ("http-socket", f"{address}:{port}"), ("module", "keystone.wsgi.api:application"),
+        ("env", f"OS_KEYSTONE_CONFIG_FILES={conf}"), ("processes", "1"), ("threads", "4"),
+        *uwsgi.PRIVATE_OPTIONS, ("logto", str(log))]))
     return path
 
 

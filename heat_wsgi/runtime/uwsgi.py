@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import configparser
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from heat_wsgi.errors import ServiceError
+from heat_wsgi.quoting import uwsgi_value
 from heat_wsgi.runtime import process
 from heat_wsgi.runtime.service import Service
 
 START_TIMEOUT = 90.0
+
+#: What a private uwsgi (Keystone's, a test's) runs with besides what it
+#: serves and where: one app per worker, stopped by SIGTERM, gone if the app
+#: does not load. uwsgi's http-socket does not keep connections alive, and
+#: without "Connection: close" a client's pooled connection is reset on reuse.
+PRIVATE_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("master", "true"), ("enable-threads", "true"), ("lazy-apps", "true"),
+    ("die-on-term", "true"), ("need-app", "true"), ("buffer-size", "65535"),
+    ("add-header", "Connection: close"),
+)
+
+
+def render_ini(options: Sequence[tuple[str, str]]) -> str:
+    """A ``[uwsgi]`` ini with ``options`` in order (keys may repeat), every value quoted."""
+    return "[uwsgi]\n" + "".join(f"{key} = {uwsgi_value(value)}\n" for key, value in options)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,14 +20,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
+from heat_wsgi.derive import Derived
+from heat_wsgi.files import RenderedFile
 from heat_wsgi.model import Topology
-from heat_wsgi.render import RenderedFile
 from heat_wsgi.render.ansible.inventory import broker_host_vars, build_inventory
 from heat_wsgi.render.ansible.library import MODULE_NAME, MODULE_SOURCE
 from heat_wsgi.render.ansible.rolling import rolling_restart_playbook
 from heat_wsgi.render.ansible.site import site_playbook
 from heat_wsgi.render.ansible.yamlout import dump_yaml
-from heat_wsgi.render.common import Index, header
+from heat_wsgi.render.common import header
 
 __all__ = ["render_ansible", "ANSIBLE_DIR"]
 
@@ -58,9 +59,10 @@ def _module_text(header_lines: list[str]) -> str:
     return "\n".join([shebang, *header_lines, rest.lstrip("\n")])
 
 
-def render_ansible(topology: Topology, index: Index,
+def render_ansible(topology: Topology, derived: Derived,
                    files: Mapping[PurePosixPath, RenderedFile]) -> list[RenderedFile]:
     """Inventory, playbooks and ansible.cfg, from the topology and its per-host files."""
+    index = derived.index
     if not files:
         return []
 

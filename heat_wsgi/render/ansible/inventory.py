@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from heat_wsgi.model import SERVICE_NAMES, Host, Topology
-from heat_wsgi.render import RenderedFile
+from heat_wsgi.derive import Index, instance_layout
+from heat_wsgi.derive.addresses import format_host, is_wildcard
+from heat_wsgi.derive.layout import engine_unit_name, heat_conf_path
+from heat_wsgi.files import RenderedFile, holds_credentials, safe_mode
+from heat_wsgi.model import Host, Topology
+from heat_wsgi.services import SERVICE_NAMES
 from heat_wsgi.render.apache import apache_modules
 from heat_wsgi.render.broker import NODE_NAME, RABBITMQ_CONF, RABBITMQ_ENV, broker_files
-from heat_wsgi.render.common import (
-    Index, engine_unit_name, format_host, heat_conf_path, instance_layout, is_wildcard,
-)
 from heat_wsgi.render.database import MARIADB_DROPIN, database_files
 from heat_wsgi.render.haproxy import LISTENER_NAMES, admin_socket_path
 from heat_wsgi.render.broker import BrokerFiles
@@ -44,7 +45,6 @@ def _mode(mode: int) -> str:
 
 def _file_entries(host: Host, files: list[RenderedFile], skip: set[str]) -> list[Vars]:
     """The files to copy, grouped by owner, group, mode and whether they hold credentials."""
-    from heat_wsgi.writer import holds_credentials
     groups: dict[tuple[str, str, int, bool], list[RenderedFile]] = {}
     for item in files:
         if item.path in skip:

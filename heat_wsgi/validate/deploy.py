@@ -1,23 +1,17 @@
-"""Validation rules for deploying to real machines: HAProxy's admin socket, log and check timing, and the accounts heat_wsgi creates.
-
-The rules take validate's context (``ctx.error``/``ctx.warning``) and are
-listed in :data:`heat_wsgi.validate._RULES`.
-"""
+"""Rules for deploying to real machines: HAProxy's admin socket, log and check timing, accounts."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+from heat_wsgi.derive.accounts import broker_accounts, database_account
+from heat_wsgi.derive.addresses import is_loopback, split_hostport
 from heat_wsgi.model import ProxyConfig
-from heat_wsgi.render.broker import broker_accounts
-from heat_wsgi.render.common import is_loopback, split_hostport
-from heat_wsgi.render.database import database_account
+from heat_wsgi.validate.context import RuleContext, duration_seconds, valid_address
+from heat_wsgi.validate.names import PATH_UNSAFE
 
-if TYPE_CHECKING:
-    from heat_wsgi.validate import _Context
-
-__all__ = ["check_down_seconds", "DEPLOY_RULES", "SYSLOG_FACILITIES"]
+__all__ = ["check_down_seconds", "rule_admin_socket", "rule_log", "rule_check_timing",
+           "rule_accounts", "SYSLOG_FACILITIES"]
 
 SYSLOG_FACILITIES = frozenset({
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
@@ -28,7 +22,6 @@ _GROUP = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
 
 
 def _seconds(text: str | None) -> float | None:
-    from heat_wsgi.validate import duration_seconds
     return None if text is None else duration_seconds(text)
 
 
@@ -54,15 +47,16 @@ def check_down_seconds(proxy: ProxyConfig) -> float | None:
     return inter + hc.fall * probe + (hc.fall - 1) * fast
 
 
-def _rule_admin_socket(ctx: _Context) -> None:
+def rule_admin_socket(ctx: RuleContext) -> None:
     """The admin socket: an absolute path, never world-accessible, a group with 0660."""
     proxy = ctx.topology.proxy
     if proxy is None or proxy.admin_socket is None:
         return
     sock = proxy.admin_socket
-    if sock.path is not None and not _SAFE_PATH.fullmatch(sock.path):
-        ctx.error("proxy.admin_socket.path", "must be an absolute path of letters, digits "
-                  "and '_./@+-'", sock.path)
+    if sock.path is not None and not (sock.path.startswith("/")
+                                      and not PATH_UNSAFE.search(sock.path)):
+        ctx.error("proxy.admin_socket.path", "must be an absolute path without whitespace, "
+                  "quotes, '%', '$', '\\' or ';'", sock.path)
     if sock.mode == "0660" and sock.group is None:
         ctx.error("proxy.admin_socket.group", "must name a group when mode is '0660' (who "
                   "else may drain and stop servers?)", None)
@@ -74,7 +68,7 @@ def _rule_admin_socket(ctx: _Context) -> None:
                         "'0660' to let the group in", sock.group)
 
 
-def _rule_log(ctx: _Context) -> None:
+def rule_log(ctx: RuleContext) -> None:
     """HAProxy's log target and facility."""
     proxy = ctx.topology.proxy
     if proxy is None or proxy.log is None:
@@ -86,16 +80,15 @@ def _rule_log(ctx: _Context) -> None:
                       "'_./@+-'", log.target)
     elif log.target not in ("stdout", "stderr"):
         host, port = split_hostport(log.target)
-        from heat_wsgi.validate import _valid_address
         if not port or not port[1:].isdigit() or not 1 <= int(port[1:]) <= 65535 \
-                or not _valid_address(host, wildcard_ok=False):
+                or not valid_address(host, wildcard_ok=False):
             ctx.error("proxy.log.target", "must be a unix socket path such as /dev/log, "
                       "'stdout', 'stderr' or host:port of a syslog server", log.target)
     if log.facility not in SYSLOG_FACILITIES:
         ctx.error("proxy.log.facility", "must be a syslog facility such as local0", log.facility)
 
 
-def _rule_check_timing(ctx: _Context) -> None:
+def rule_check_timing(ctx: RuleContext) -> None:
     """Check intervals parse; the timing keeps the promise of down_within."""
     proxy = ctx.topology.proxy
     if proxy is None:
@@ -124,7 +117,7 @@ def _rule_check_timing(ctx: _Context) -> None:
                   hc.down_within)
 
 
-def _rule_accounts(ctx: _Context) -> None:
+def rule_accounts(ctx: RuleContext) -> None:
     """What heat_wsgi creates on the database and broker hosts must be creatable."""
     t = ctx.topology
     db = t.database
@@ -143,6 +136,3 @@ def _rule_accounts(ctx: _Context) -> None:
             ctx.error("message_bus.transport_url", "uses RabbitMQ's guest account, which may "
                       f"only connect from loopback, but host {remote[0]} is remote: name a "
                       "user of your own (heat_wsgi creates it on the broker host)", "guest")
-
-
-DEPLOY_RULES = (_rule_admin_socket, _rule_log, _rule_check_timing, _rule_accounts)

@@ -4,22 +4,23 @@
 keeps its own config directory (so each gets its own heat.conf, as on real
 machines), logs and sockets go to the state dir, addresses that are not
 loopback become 127.0.0.x, and the database and message bus URLs point at
-the private MariaDB and RabbitMQ that ``up`` starts.
+the private MariaDB and RabbitMQ that ``up`` starts. Pure: the caller reads
+the base heat.conf and says which virtualenv to run from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import ipaddress
-import sys
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+from heat_wsgi.derive.addresses import is_loopback
 from heat_wsgi.model import (AdminSocket, ApiInstance, ConfOption, Database, EngineGroup,
                              HealthCheck, Host, Listener, MessageBus, Paths, ProxyConfig,
-                             ProxyLog, ServiceName, Topology)
+                             ProxyLog, Topology)
+from heat_wsgi.services import SERVICE_NAMES, ServiceName
 
 REPO_HEAT_CONF = Path(__file__).resolve().parents[2] / "etc" / "heat" / "heat.conf"
 SHIPPED_PASTE = Path(__file__).resolve().parents[1] / "data" / "api-paste.ini"
@@ -56,25 +57,18 @@ DB_USER, DB_PASSWORD, DB_NAME, DB_PORT = "heat", "heat", "heat", 3306
 RABBIT_PORT, RABBIT_DIST_PORT, EPMD_PORT = 5672, 25672, 4369
 
 
-def cloudwatch_available() -> bool:
-    """Whether heat_wsgi ships the CloudWatch entrypoint yet."""
-    return importlib.util.find_spec("heat_wsgi.cloudwatch") is not None
-
-
-def base_heat_conf() -> str:
-    return REPO_HEAT_CONF.read_text() if REPO_HEAT_CONF.is_file() else FALLBACK_BASE
-
-
-def default_topology(*, engines_per_host: int = 2, cloudwatch: bool | None = None) -> Topology:
+def default_topology(*, engines_per_host: int = 2, cloudwatch: bool = True,
+                     base_config: str = FALLBACK_BASE) -> Topology:
     """The scaling guide's sample (machines A, B, C) with A, B, C on 127.0.0.1-3.
 
     A (``controller``) runs HAProxy, MariaDB and RabbitMQ; B and C
-    (``node-2``, ``node-3``) each run one REST API and one CFN API under
-    uwsgi and ``engines_per_host`` heat-engines.
+    (``node-2``, ``node-3``) each run one instance of every API service
+    (without ``cloudwatch``: all but CloudWatch) under uwsgi and
+    ``engines_per_host`` heat-engines. ``base_config`` is the base heat.conf
+    (``heat-wsgi up`` gives the checkout's ``etc/heat/heat.conf``).
     """
-    if cloudwatch is None:
-        cloudwatch = cloudwatch_available()
-    services: tuple[ServiceName, ...] = ("api", "cfn", "cloudwatch") if cloudwatch else ("api", "cfn")
+    services: tuple[ServiceName, ...] = tuple(
+        s for s in SERVICE_NAMES if cloudwatch or s != "cloudwatch")
     nodes = ("node-2", "node-3")
     return Topology(
         name="heat-wsgi-up",
@@ -92,12 +86,11 @@ def default_topology(*, engines_per_host: int = 2, cloudwatch: bool | None = Non
         proxy=ProxyConfig(host="controller",
                           listeners=tuple(Listener(service=s) for s in services),
                           health_check=HealthCheck(inter="1s", fall=2, rise=2)),
-        base_config=base_heat_conf(),
+        base_config=base_config,
     )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where ``up`` runs a shared service: host name, address and port."""
 
     host: str
@@ -118,22 +111,17 @@ class LocalPlan:
     state_dir: Path
 
 
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.strip("[]")).is_loopback
-    except ValueError:
-        return address == "localhost"
-
-
 def _loopback_map(topology: Topology) -> dict[str, str]:
     """Host name -> loopback address: kept when loopback, else the next free 127.0.0.x."""
-    taken = {h.address for h in topology.hosts if _is_loopback(h.address)}
+    taken = {h.address for h in topology.hosts if is_loopback(h.address)}
     mapping: dict[str, str] = {}
     by_address: dict[str, str] = {}
     counter = 1
     for host in topology.hosts:
-        if _is_loopback(host.address):
-            mapping[host.name] = "127.0.0.1" if host.address == "localhost" else host.address
+        if is_loopback(host.address):
+            # A name such as localhost becomes the address it stands for.
+            mapping[host.name] = host.address if host.address[:1].isdigit() or ":" in host.address \
+                else "127.0.0.1"
             continue
         if host.address in by_address:  # two names for one machine stay together
             mapping[host.name] = by_address[host.address]
@@ -148,7 +136,7 @@ def _loopback_map(topology: Topology) -> dict[str, str]:
 def _local(address: str | None, fallback: str) -> str | None:
     if address is None:
         return None
-    return address if _is_loopback(address) else fallback
+    return address if is_loopback(address) else fallback
 
 
 def host_paths(state_dir: Path, host: str, venv: Path) -> Paths:
@@ -167,10 +155,10 @@ def _url_port(url: str, default: int) -> int:
         return default
 
 
-def localize(topology: Topology, state_dir: Path, venv: Path | None = None) -> LocalPlan:
-    """``topology`` as ``up`` runs it on this machine (see the module docstring)."""
+def localize(topology: Topology, state_dir: Path, venv: Path) -> LocalPlan:
+    """``topology`` as ``up`` runs it on this machine, from ``venv`` (see the module docstring)."""
     state_dir = state_dir.absolute()
-    venv = (venv or Path(sys.prefix)).absolute()
+    venv = venv.absolute()
     addresses = _loopback_map(topology)
     hosts = tuple(dataclasses.replace(h, address=addresses[h.name],
                                       paths=host_paths(state_dir, h.name, venv))

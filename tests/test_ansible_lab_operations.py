@@ -1,0 +1,297 @@
+"""Using and operating the deployed lab, while clients keep working.
+
+Runs after ``test_ansible_lab.py`` on the same session deployment (the
+file names sort that way). First the clients a user would point at A's
+proxy: the ``openstack`` CLI, boto3's CloudFormation client and botocore's
+CloudWatch client, with stacks handled by the engines of both b and c.
+Then the operations: the drift check, a rolling restart under reads and
+stack creates, adding machine d, and losing machine c, last because it
+leaves the lab a machine short. Every scenario prints its request counts
+and failures; the load comes from ``tests/loadgen.py`` run inside the
+lab's control namespace, the only place the lab's addresses exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansiblelab import Deployment, deployment, recap  # noqa: F401 - the fixture
+from heat_wsgi.model import ApiInstance, EngineGroup, Host
+from heat_wsgi.render.haproxy import admin_socket_path
+from labfixture import lab  # noqa: F401 - the fixture deployment builds on
+
+pytestmark = pytest.mark.real
+
+LOADGEN = Path(__file__).with_name("loadgen.py")
+CLIENTS = Path(__file__).with_name("lab_clients.py")
+OPENSTACK = Path(sys.prefix) / "bin" / "openstack"
+PROXY = "198.18.0.1"
+D_ADDRESS = "198.18.0.4"
+
+
+@dataclasses.dataclass
+class LoadRun:
+    """A load that ran: its summary, and when (on its clock) the event began and ended."""
+
+    summary: dict[str, Any]
+    event_started: float
+    event_ended: float
+
+    def line(self, what: str) -> str:
+        s = self.summary
+        return (f"{what}: {s['reads']} reads, {s['creates']} creates, {s['failed']} failed "
+                f"(outage {s['outage_seconds']}s), stacks accepted {len(s['stacks'])}, "
+                f"complete {s['complete']}, event at {self.event_started:.1f}-"
+                f"{self.event_ended:.1f}s of {s['seconds']}s")
+
+
+@contextmanager
+def load(deployment: Deployment, tmp: Path, *, readers: int = 4, creators: int = 1,
+         seconds: float = 300, settle: float = 150) -> Iterator[Callable[[], float]]:
+    """Clients on A's proxy for the block's length; yields the load's clock.
+
+    On leaving the block the load is told to stop, the accepted stacks are
+    waited for, and the summary is stored on the yielded function's ``run``.
+    """
+    stop, ready, out = tmp / "stop", tmp / "ready", tmp / "load.json"
+    for path in (stop, ready, out):
+        path.unlink(missing_ok=True)
+    proc = deployment.lab.control_popen(
+        [sys.executable, str(LOADGEN), "--api", f"http://{PROXY}:8004/v1/admin",
+         "--readers", str(readers), "--creators", str(creators), "--seconds", str(seconds),
+         "--settle", str(settle), "--stop-file", str(stop), "--ready-file", str(ready),
+         "--out", str(out)])
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists() or not ready.read_text().strip():
+            assert proc.poll() is None, "the load generator exited before it began"
+            assert time.monotonic() < deadline, "the load generator did not begin in 30 s"
+            time.sleep(0.1)
+        began = float(ready.read_text())
+        time.sleep(3)  # let the clients settle into a rhythm before the event
+
+        def clock() -> float:
+            return time.monotonic() - began
+        yield clock
+        time.sleep(3)  # and keep them going a little after it
+    finally:
+        stop.touch()
+        try:
+            proc.wait(timeout=seconds + settle + 60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def read_summary(tmp: Path) -> dict[str, Any]:
+    return dict(json.loads((tmp / "load.json").read_text()))
+
+
+def unit_starts(deployment: Deployment, host: str) -> dict[str, str]:
+    """``unit -> ActiveEnterTimestampMonotonic`` of the heat units on ``host``."""
+    out = deployment.lab.ssh(host, "systemctl show -p Id -p ActiveEnterTimestampMonotonic "
+                                   "'heat-*.service'").stdout
+    units: dict[str, str] = {}
+    for block in out.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "Id" in fields:
+            units[fields["Id"]] = fields.get("ActiveEnterTimestampMonotonic", "")
+    return units
+
+
+def admin_stat(deployment: Deployment) -> list[dict[str, str]]:
+    """HAProxy's ``show stat`` on machine a, through its admin socket, as dicts."""
+    proxy = deployment.topology.proxy
+    assert proxy is not None
+    proxy_host = deployment.topology.host(proxy.host)
+    assert proxy_host is not None
+    sock = admin_socket_path(proxy, proxy_host)
+    script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+              "s.sendall(b'show stat\\n'); print(s.makefile().read())")
+    out = deployment.lab.ssh("a", ["python3", "-c", script, sock]).stdout
+    lines = [line for line in out.splitlines() if line.strip()]
+    header = lines[0].lstrip("# ").split(",")
+    return [dict(zip(header, line.split(","))) for line in lines[1:]]
+
+
+def openstack(deployment: Deployment, *args: str) -> str:
+    """The ``openstack`` CLI in the control namespace, on the keystone-less REST API."""
+    result = deployment.lab.control_run(
+        [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint",
+         f"http://{PROXY}:8004/v1/admin", *args], check=False, timeout=300)
+    assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def engine_log(deployment: Deployment, host: str) -> str:
+    return deployment.lab.ssh(host, "journalctl --no-pager -o cat -u 'heat-engine-*'").stdout
+
+
+def test_openstack_cli_creates_updates_and_deletes_a_stack(deployment: Deployment,
+                                                          tmp_path: Path) -> None:
+    template = tmp_path / "one.yaml"
+    template.write_text("heat_template_version: 2018-08-31\nparameters:\n  length:\n"
+                        "    type: number\n    default: 8\nresources:\n  rs:\n"
+                        "    type: OS::Heat::RandomString\n    properties:\n"
+                        "      length: {get_param: length}\noutputs:\n  value:\n"
+                        "    value: {get_attr: [rs, value]}\n")
+    template.chmod(0o644)
+    created = json.loads(openstack(deployment, "stack", "create", "-t", str(template), "--wait",
+                                   "-f", "json", "osc-lab"))
+    assert created["stack_status"] == "CREATE_COMPLETE", created
+    updated = json.loads(openstack(deployment, "stack", "update", "-t", str(template),
+                                   "--parameter", "length=24", "--wait", "-f", "json",
+                                   "osc-lab"))
+    assert updated["stack_status"] == "UPDATE_COMPLETE", updated
+    value = openstack(deployment, "stack", "output", "show", "osc-lab", "value", "-f", "value",
+                      "-c", "output_value").strip()
+    assert len(value) == 24
+    openstack(deployment, "stack", "delete", "--yes", "--wait", "osc-lab")
+    listed = json.loads(openstack(deployment, "stack", "list", "-f", "json"))
+    assert "osc-lab" not in {s["Stack Name"] for s in listed}
+
+
+def test_boto3_cloudformation_creates_and_describes_through_the_proxy(
+        deployment: Deployment) -> None:
+    result = deployment.lab.control_run(
+        [sys.executable, str(CLIENTS), "cfn", f"http://{PROXY}:8000/v1/", "cfn-lab"],
+        timeout=300)
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["status"] == "CREATE_COMPLETE" and found["listed"], found
+    assert len(str(found["outputs"]["Value"])) == 32
+
+
+def test_botocore_cloudwatch_puts_and_lists_metrics_through_the_proxy(
+        deployment: Deployment, tmp_path: Path) -> None:
+    data = tmp_path / "botocore-data"
+    data.mkdir()
+    result = deployment.lab.control_run(
+        [sys.executable, str(CLIENTS), "cloudwatch", f"http://{PROXY}:8003/", "Lab/Test",
+         str(data)], timeout=120)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"metrics": ["Load"]}
+
+
+def test_engines_on_both_b_and_c_handle_stacks(deployment: Deployment, tmp_path: Path) -> None:
+    # Stacks are spread by the broker over the four engines; a handful reaches both hosts.
+    with load(deployment, tmp_path, readers=0, creators=2, seconds=12):
+        pass
+    summary = read_summary(tmp_path)
+    assert summary["failed"] == 0 and set(summary["stacks"].values()) == {"CREATE_COMPLETE"}
+    names = [ref.split("/")[0] for ref in summary["stacks"]]
+    logs = {host: engine_log(deployment, host) for host in ("b", "c")}
+    handled = {host: sum(1 for name in names if name in log) for host, log in logs.items()}
+    print(f"stacks handled, by engine host: {handled} of {len(summary['stacks'])}",
+          file=sys.stderr)
+    assert handled["b"] > 0 and handled["c"] > 0, handled
+
+
+def test_drift_check_shows_a_hand_edit_and_a_normal_run_restores_it(
+        deployment: Deployment) -> None:
+    target = "/etc/heat/heat.conf"
+    rendered = (deployment.out / "b" / target.lstrip("/")).read_bytes()
+    deployment.lab.ssh("b", f"echo '# hand edit at 2 a.m.' >> {target}")
+    check = deployment.playbook("site.yml", "--check", "--diff", label="drift check")
+    found = recap(check.stdout)
+    print(f"drift check recap: {found}", file=sys.stderr)
+    assert check.returncode == 0, check.stdout[-4000:]
+    assert target in check.stdout and "-# hand edit at 2 a.m." in check.stdout
+    assert found["b"]["changed"] >= 1 and found["c"]["changed"] == 0
+    drifted = deployment.lab.ssh("b", f"sha256sum {target}").stdout.split()[0]
+    assert drifted != hashlib.sha256(rendered).hexdigest(), "--check must not change anything"
+    deployment.require(deployment.playbook("site.yml", label="drift repair"), "drift repair")
+    repaired = deployment.lab.ssh("b", f"sha256sum {target}").stdout.split()[0]
+    assert repaired == hashlib.sha256(rendered).hexdigest()
+
+
+def test_rolling_restart_under_load_fails_no_request(deployment: Deployment,
+                                                     tmp_path: Path) -> None:
+    before = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    with load(deployment, tmp_path, readers=4, creators=2) as clock:
+        started = clock()
+        result = deployment.playbook("rolling-restart.yml", label="rolling restart")
+        ended = clock()
+    deployment.require(result, "rolling-restart.yml")
+    run = LoadRun(read_summary(tmp_path), started, ended)
+    print(run.line("rolling restart under load"), file=sys.stderr)
+    for failure in run.summary["failures"][:10]:
+        print(f"  failure: {failure}", file=sys.stderr)
+    after = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    for host in ("b", "c"):
+        uwsgi_units = [u for u in before[host] if u.startswith("heat-uwsgi-")]
+        assert uwsgi_units and all(before[host][u] != after[host].get(u) for u in uwsgi_units), \
+            f"rolling-restart.yml did not restart the API units of {host}"
+    assert run.summary["reads"] > 0 and run.summary["creates"] > 0
+    assert run.summary["failed"] == 0, run.summary["failures"][:10]
+    assert run.summary["stacks"] and set(run.summary["stacks"].values()) == {"CREATE_COMPLETE"}
+
+
+def test_adding_machine_d_serves_through_the_proxy_without_failures(
+        deployment: Deployment, tmp_path: Path) -> None:
+    deployment.lab.add_machine("d", D_ADDRESS)
+    topology = deployment.topology
+    venv = next(h.paths.venv for h in topology.hosts if h.paths.venv)
+    d = Host(name="d", address=D_ADDRESS, paths=dataclasses.replace(topology.hosts[1].paths,
+                                                                     venv=venv))
+    instances = tuple(ApiInstance(name=f"{kind}-d", service=service, host="d", processes=1)
+                      for kind, service in (("rest", "api"), ("cfn", "cfn"),
+                                            ("cloudwatch", "cloudwatch")))
+    deployment.render(dataclasses.replace(
+        topology, hosts=topology.hosts + (d,), api_instances=topology.api_instances + instances,
+        engines=topology.engines + (EngineGroup(host="d", processes=1),)))
+    with load(deployment, tmp_path, readers=4, creators=1) as clock:
+        started = clock()
+        result = deployment.playbook("site.yml", label="site.yml with d")
+        ended = clock()
+    deployment.require(result, "site.yml with d")
+    run = LoadRun(read_summary(tmp_path), started, ended)
+    print(run.line("adding machine d"), file=sys.stderr)
+    assert run.summary["failed"] == 0, run.summary["failures"][:10]
+    assert set(run.summary["stacks"].values()) <= {"CREATE_COMPLETE"}
+    # d's servers are up in every backend, and the proxy has sent d requests.
+    served = {row["svname"]: row for row in admin_stat(deployment)}
+    mine = {name: row for name, row in served.items() if name.endswith("-d")}
+    assert set(mine) == {"rest-d", "cfn-d", "cloudwatch-d"}, sorted(served)
+    assert all(row["status"] == "UP" for row in mine.values()), mine
+    deadline = time.monotonic() + 30
+    while int(served["rest-d"]["stot"]) == 0:
+        assert time.monotonic() < deadline, "the proxy sent d no request in 30 s"
+        deployment.lab.control_run(["curl", "-sf", "-o", "/dev/null",
+                                    f"http://{PROXY}:8004/"], check=False)
+        served = {row["svname"]: row for row in admin_stat(deployment)}
+
+
+def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
+        deployment: Deployment, tmp_path: Path) -> None:
+    window = 3.0   # proxy.health_check.down_within of the lab topology
+    with load(deployment, tmp_path, readers=4, creators=1, settle=200) as clock:
+        started = clock()
+        deployment.lab.power_off("c", abrupt=True)
+        ended = clock()
+        time.sleep(20)
+    run = LoadRun(read_summary(tmp_path), started, ended)
+    print(run.line("losing machine c"), file=sys.stderr)
+    reads = [f for f in run.summary["failures"] if f["what"] == "read"]
+    late = [f for f in reads if f["at"] > ended + window]
+    print(f"  read failures: {len(reads)}, after the {window:g}s window: {len(late)}; "
+          f"create failures: {sum(1 for f in run.summary['failures'] if f['what'] == 'create')}",
+          file=sys.stderr)
+    for failure in run.summary["failures"][:10]:
+        print(f"  failure: {failure}", file=sys.stderr)
+    assert not late, late[:10]
+    # Every stack the API accepted ends in a state Heat reports: done or failed.
+    unfinished = {k: v for k, v in run.summary["stacks"].items()
+                  if v not in ("CREATE_COMPLETE", "CREATE_FAILED")}
+    assert not unfinished, unfinished
+    status = {row["svname"]: row["status"] for row in admin_stat(deployment)}
+    assert all(status[name].startswith("DOWN") for name in ("rest-c", "cfn-c", "cloudwatch-c"))
