@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.redact import escape_text, mask_secrets
 
 # Each group imports what it needs of Heat (and of heat_wsgi's heavier parts)
 # inside its command functions, so `heat-wsgi --help` never needs Heat.
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except HeatWsgiError as exc:
-        print(f"heat-wsgi: error: {exc}", file=sys.stderr)
+        # One line, whatever the error holds: passwords masked, control characters escaped.
+        print(f"heat-wsgi: error: {escape_text(mask_secrets(str(exc)))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -9,6 +9,7 @@ from heat_wsgi.derive.addresses import is_wildcard
 from heat_wsgi.derive.layout import instance_address
 from heat_wsgi.model import Topology
 from heat_wsgi.quoting import dot_string
+from heat_wsgi.redact import escape_text
 from heat_wsgi.services import SERVICE_NAMES, SERVICES
 
 __all__ = ["DiagramFormat", "DIAGRAM_FORMATS", "render_diagram", "render_text_diagram",
@@ -68,7 +69,8 @@ def render_text_diagram(topology: Topology) -> str:
     if topology.message_bus is not None:
         lines.append(f"[AMQP @ {topology.message_bus.host or '?'}] carries RPC from the APIs to the engines")
     lines.append("Hosts: " + ", ".join(f"{h.name} {h.address}" for h in topology.hosts))
-    return "\n".join(lines).rstrip() + "\n"
+    # Names are drawn unvalidated: a terminal escape or newline in one is shown escaped.
+    return "\n".join(escape_text(line) for line in lines).rstrip() + "\n"
 
 
 def render_dot(topology: Topology) -> str:

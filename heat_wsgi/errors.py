@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from heat_wsgi.redact import escape_text, mask_secrets, shown_value
+
 
 def located(path: str, message: str, value: object = None, source: str | None = None) -> str:
     """``path: message (got VALUE) in file:line``, the form of every model error and problem.
 
     A ``value`` of ``None`` means "nothing to show" (a YAML syntax error has none).
+    The line is safe to print: passwords masked (a secret-named field shows
+    ``***``), control characters in the path, message and source escaped, so
+    no name can add a line or a terminal escape.
     """
-    text = f"{path}: {message}"
+    text = f"{escape_text(path)}: {escape_text(mask_secrets(message))}"
     if value is not None:
-        text += f" (got {value!r})"
-    return f"{text} in {source}" if source else text
+        text += f" (got {shown_value(path, value)})"
+    return f"{text} in {escape_text(source)}" if source else text
 
 
 class HeatWsgiError(Exception):

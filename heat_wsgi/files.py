@@ -70,7 +70,8 @@ def render_manifest(files: Mapping[PurePosixPath, RenderedFile]) -> str:
 
 
 # Matched against the lowercased text: six times faster than (?i) on 10**4 files.
-_SECRET = re.compile(r"password|passwd|secret|://[^/\s:@]+:[^@\s/]+@")
+_SECRET = re.compile(r"password|passwd|secret|://[^/\s:@]+:[^@\s/]+@|^\s*stats auth ",
+                     re.MULTILINE)
 
 
 def holds_credentials(item: RenderedFile) -> bool:

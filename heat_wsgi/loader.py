@@ -4,7 +4,13 @@ The YAML mirrors the model: one mapping per dataclass, keys named after the
 fields, lists for tuples. Two shorthands: heat.conf options are written as
 ``{section: {key: value}}``, and the base heat.conf is given either inline as
 ``base_config`` or as a path in ``base_config_file`` (relative to the YAML
-file). Every problem, whether bad YAML, a wrong type or a failed field check,
+file). A base config file must be a regular file of at most
+:data:`MAX_BASE_CONFIG_BYTES` inside the topology file's directory
+(``base_config_anywhere=True``, the CLI's ``--base-config-anywhere``, lifts
+the directory rule only): a topology cannot make validation read
+``/etc/shadow``, ``/dev/zero`` or a FIFO. The work is bounded too: a
+document of at most :data:`MAX_TOPOLOGY_BYTES`, whose aliases add at most
+:data:`MAX_ALIAS_EXPANSION` nodes. Every problem, whether bad YAML, a wrong type or a failed field check,
 becomes a :class:`~heat_wsgi.errors.TopologyError` ending in
 ``in topology.yaml:LINE``; no traceback escapes.
 
@@ -14,6 +20,8 @@ Only :func:`load_topology` reads files; :func:`loads_topology` is pure.
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 import types
 import typing
 from pathlib import Path
@@ -23,8 +31,17 @@ import yaml
 
 from heat_wsgi.errors import TopologyError
 from heat_wsgi.model import ConfOption, Topology, _describe, _hints, source_at
+from heat_wsgi.secretfile import read_stats_credentials
 
-__all__ = ["load_topology", "loads_topology"]
+__all__ = ["load_topology", "loads_topology", "MAX_TOPOLOGY_BYTES", "MAX_BASE_CONFIG_BYTES",
+           "MAX_ALIAS_EXPANSION"]
+
+#: The largest topology document read (10,000 API instances take about 1 MiB).
+MAX_TOPOLOGY_BYTES = 16 * 1024 * 1024
+#: The largest base heat.conf read (Heat's full sample is about 200 KiB).
+MAX_BASE_CONFIG_BYTES = 1024 * 1024
+#: How many nodes YAML aliases may add to a document, all uses counted.
+MAX_ALIAS_EXPANSION = 100_000
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -34,10 +51,80 @@ _FLOAT = "tag:yaml.org,2002:float"
 _ITEM_KEYS = ("name", "host", "service")
 
 
+#: How deep ``[...]``/``{...}`` may nest: PyYAML's scanner takes time quadratic in it.
+MAX_FLOW_DEPTH = 64
+
+
+class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs here
+    """SafeLoader with flow collections nested at most :data:`MAX_FLOW_DEPTH` deep."""
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"'[' and '{{' are nested more than "
+                                            f"{MAX_FLOW_DEPTH} deep", self.get_mark())
+        super().fetch_flow_collection_start(TokenClass)
+
+
+def _read_bounded(file: Path, limit: int) -> str:
+    """The UTF-8 text of regular file ``file``, at most ``limit`` bytes; OSError or ValueError otherwise.
+
+    Opened without blocking (a FIFO would wait for a writer forever) and
+    checked on the open descriptor, so what is checked is what is read.
+    """
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("must be a regular file (not a device, FIFO, socket or directory)")
+        if info.st_size > limit:
+            raise ValueError(f"is larger than {limit} bytes ({info.st_size})")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"is larger than {limit} bytes")
+    try:
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"is not UTF-8 text (byte {exc.start})") from None
+
+
+def _check_expansion(root: yaml.Node, filename: str) -> None:
+    """Refuse a document whose aliases expand it by more than MAX_ALIAS_EXPANSION nodes, or loop."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > len(sizes) + MAX_ALIAS_EXPANSION:
+                raise TopologyError("<yaml>", f"uses aliases that expand it to more than "
+                                    f"{MAX_ALIAS_EXPANSION} extra nodes", None, filename)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise TopologyError("<yaml>", "has an alias that refers to itself",
+                                None, f"{filename}:{node.start_mark.line + 1}")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
 class _Builder:
-    def __init__(self, filename: str, base_dir: Path | None) -> None:
+    def __init__(self, filename: str, base_dir: Path | None, base_anywhere: bool = False) -> None:
         self.filename = filename
         self.base_dir = base_dir
+        self.base_anywhere = base_anywhere
         self.sources: dict[str, str] = {}
         self.constructor = yaml.SafeLoader("")
 
@@ -191,22 +278,37 @@ class _Builder:
         if self.base_dir is None:
             raise self.fail(path, "cannot be read: the topology did not come from a file", node, node.value)
         file = self.base_dir / node.value
+        if not self.base_anywhere:
+            inside = os.path.realpath(self.base_dir)
+            real = os.path.realpath(file)
+            if os.path.commonpath([inside, real]) != inside:
+                raise self.fail(path, f"must be a file inside the topology file's directory {inside} "
+                                "(to read one from elsewhere, pass --base-config-anywhere, "
+                                "or base_config_anywhere=True to load_topology)", node, node.value)
         try:
-            text: str = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise self.fail(path, f"cannot be read: {exc}", node, node.value) from None
+            text = _read_bounded(file, MAX_BASE_CONFIG_BYTES)
+        except OSError as exc:
+            raise self.fail(path, f"cannot be read: {exc.strerror or exc}", node, node.value) from None
+        except ValueError as exc:
+            raise self.fail(path, str(exc), node, node.value) from None
         self.sources["base_config"] = f"{file}:1"
         return text
 
 
-def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | None = None) -> Topology:
+def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | None = None,
+                   *, base_config_anywhere: bool = False) -> Topology:
     """Build a :class:`Topology` from YAML text.
 
     ``base_dir`` is where ``base_config_file`` is looked up; without it only
-    an inline ``base_config`` is accepted.
+    an inline ``base_config`` is accepted. ``base_config_anywhere`` lets
+    ``base_config_file`` name a file outside ``base_dir``.
     """
+    if len(text) > MAX_TOPOLOGY_BYTES:
+        raise TopologyError("<yaml>", f"is larger than {MAX_TOPOLOGY_BYTES} bytes", None, filename)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
+    except RecursionError:
+        raise TopologyError("<yaml>", "is nested too deeply", None, filename) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         source = f"{filename}:{mark.line + 1}" if mark is not None else filename
@@ -215,7 +317,8 @@ def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | Non
         raise TopologyError("<yaml>", f"is not valid YAML: {exc}", None, filename) from None
     if node is None:
         raise TopologyError("<top>", "must be a mapping describing the topology", None, filename)
-    builder = _Builder(filename, base_dir)
+    _check_expansion(node, filename)
+    builder = _Builder(filename, base_dir, base_config_anywhere)
     try:
         topology: Topology = builder.dataclass(node, Topology, "")
     except RecursionError:
@@ -224,14 +327,26 @@ def loads_topology(text: str, filename: str = "<topology>", base_dir: Path | Non
         if isinstance(exc, TopologyError):
             raise
         raise TopologyError("<top>", f"cannot be read: {exc}", None, filename) from None
-    return dataclasses.replace(topology, sources=tuple(sorted(builder.sources.items())))
+    topology = dataclasses.replace(topology, sources=tuple(sorted(builder.sources.items())))
+    try:
+        return read_stats_credentials(topology, base_dir)
+    except TopologyError as exc:
+        raise TopologyError(exc.path, exc.message, exc.value,
+                            source_at(builder.sources, exc.path) or filename) from None
 
 
-def load_topology(path: str | Path) -> Topology:
-    """Read a topology YAML file (and the base heat.conf it names)."""
+def load_topology(path: str | Path, *, base_config_anywhere: bool = False) -> Topology:
+    """Read a topology YAML file (and the base heat.conf it names).
+
+    :param base_config_anywhere: let ``base_config_file`` name a file outside
+        the topology file's directory (it must still be a regular file of at
+        most :data:`MAX_BASE_CONFIG_BYTES`).
+    """
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TopologyError(str(file), f"cannot be read: {exc}", None) from None
-    return loads_topology(text, str(file), file.parent)
+        text = _read_bounded(file, MAX_TOPOLOGY_BYTES)
+    except OSError as exc:
+        raise TopologyError(str(file), f"cannot be read: {exc.strerror or exc}", None) from None
+    except ValueError as exc:
+        raise TopologyError(str(file), str(exc), None) from None
+    return loads_topology(text, str(file), file.parent, base_config_anywhere=base_config_anywhere)

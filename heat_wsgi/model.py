@@ -344,8 +344,20 @@ class StatsListener:
 
     port: int = field(default=8404, metadata=doc("Port of the stats page."))
     address: str | None = field(default=None, metadata=doc(
-        "Address to bind; defaults to the proxy's bind address."))
+        "Address to bind; defaults to the proxy host's loopback (the host's own address "
+        "when that is a loopback one, else 127.0.0.1), so only that machine reaches the "
+        "page. Any other address (a wildcard too) exposes it, and then credentials_file "
+        "is required."))
     uri: str = field(default="/", metadata=doc("Path of the stats page."))
+    credentials_file: str | None = field(default=None, metadata=doc(
+        "File holding one line 'user:password' the stats page asks for (HTTP basic "
+        "auth), on the machine that renders, relative to the topology file. It must be a "
+        "regular file that others cannot read (mode 0600 or 0640). Required when the page "
+        "is exposed; the rendered haproxy.cfg then holds the password and is written 0640."))
+    credentials: str | None = field(default=None, repr=False, metadata=doc(
+        "The 'user:password' read from credentials_file (the loader fills it in; in "
+        "Python, heat_wsgi.secretfile.read_stats_credentials). Never printed.",
+        internal=True))
 
     def __post_init__(self) -> None:
         _check_fields(self, "proxy.stats")

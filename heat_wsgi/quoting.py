@@ -12,7 +12,9 @@ The rules, format by format:
     oslo.config strips the value, removes one pair of matching outer quotes
     and expands ``$name``. So ``$`` becomes ``$$`` and a value with leading or
     trailing whitespace, or one that starts and ends with the same quote
-    character, is wrapped in double quotes.
+    character, is wrapped in double quotes. oslo.config reads ``\\$`` as
+    ``$``, and no quoting keeps a backslash before ``$``: such a value is
+    refused (:func:`ini_unsafe_reason`, which validation reports too).
 ``uwsgi_value`` (uwsgi ini)
     uwsgi strips values and expands ``%x`` magic variables, ``$(VAR)`` and
     ``@(file)``; it has no quoting. Such values are refused.
@@ -51,9 +53,10 @@ import re
 import unicodedata
 
 from heat_wsgi.errors import HeatWsgiError
+from heat_wsgi.redact import mask_secrets
 
 __all__ = [
-    "UnsafeValue", "unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
+    "UnsafeValue", "unsafe_reason", "ini_unsafe_reason", "ini_value", "ini_key", "uwsgi_value",
     "apache_arg", "haproxy_word", "systemd_value", "systemd_exec_arg",
     "python_str", "dot_string", "yaml_str", "yaml_key", "sql_string", "sql_identifier",
     "mysql_option", "shell_env", "tmpfiles_field", "NAME_PATTERN",
@@ -74,7 +77,7 @@ class UnsafeValue(HeatWsgiError, ValueError):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"cannot write {self.value!r} into {self.fmt}: {self.reason}"
+        return f"cannot write {mask_secrets(repr(self.value))} into {self.fmt}: {self.reason}"
 
 
 def unsafe_reason(value: str) -> str | None:
@@ -82,15 +85,19 @@ def unsafe_reason(value: str) -> str | None:
 
     Control characters (including newlines, tabs excepted) and Unicode line
     or paragraph separators are refused everywhere: each of them could end
-    the line in some reader and start a new directive.
+    the line in some reader and start a new directive. A lone surrogate
+    (a YAML ``"\\udc80"``) cannot be encoded as UTF-8 at all.
     """
     if value.isprintable():      # fast path: no Cc, Zl or Zp can be in it
         return None
     for char in value:
         if char == "\t":
             continue
-        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp"):
             return f"contains the control character {char!r}"
+        if category == "Cs":
+            return f"contains the lone surrogate {char!r}, which UTF-8 cannot encode"
     return None
 
 
@@ -127,11 +134,21 @@ def ini_key(key: str) -> str:
     return key
 
 
+def ini_unsafe_reason(value: str) -> str | None:
+    """Why ``value`` cannot be an oslo.config value (beyond :func:`unsafe_reason`), or ``None``."""
+    if "\\$" in value:
+        return "oslo.config reads a backslash before '$' as an escape, so no quoting keeps it"
+    return None
+
+
 def ini_value(value: str) -> str:
     """Quote ``value`` for an oslo.config ini file."""
     if type(value) is str and _PLAIN.fullmatch(value):
         return value
     _check("ini", value)
+    reason = ini_unsafe_reason(value)
+    if reason:
+        raise UnsafeValue("ini", value, reason)
     text = value.replace("$", "$$")
     needs_quotes = value.strip() != value or (
         len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'")

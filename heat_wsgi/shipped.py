@@ -13,6 +13,7 @@ Regenerate them from a checkout with ``python -m heat_wsgi.shipped``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +30,12 @@ def shipped_files(topology: Topology) -> dict[PurePosixPath, str]:
     """Repository-relative path -> text of every shipped sample file."""
     instances = {inst.name: inst for inst in topology.api_instances}
     result: dict[PurePosixPath, str] = {}
-    for item in render_all(topology).values():
+    # Each host is one alternative on the same machine, so each is rendered
+    # (and validated) as a deployment of its own: together they would clash.
+    items = [item for host in topology.hosts for item in render_all(dataclasses.replace(
+        topology, hosts=(host,),
+        api_instances=tuple(i for i in topology.api_instances if i.host == host.name))).values()]
+    for item in items:
         name = PurePosixPath(item.path).name
         if item.kind in ("apache", "wsgi script"):
             target = PurePosixPath("httpd/files") / name

@@ -77,7 +77,8 @@ def checkout_venv() -> Path:
 def lab_topology(venv: Path | None = None) -> Topology:
     """tests/lab.topology.yaml with the checkout's virtualenv on every Heat host."""
     venv = venv or checkout_venv()
-    topology = load_topology(LAB_TOPOLOGY)
+    # The lab reads the shipped keystone-less heat.conf from etc/heat/, outside tests/.
+    topology = load_topology(LAB_TOPOLOGY, base_config_anywhere=True)
     hosts = tuple(dataclasses.replace(h, paths=dataclasses.replace(h.paths, venv=str(venv)))
                   if h.paths.venv is not None else h for h in topology.hosts)
     return dataclasses.replace(topology, hosts=hosts)

@@ -117,3 +117,9 @@ def holds_for(probe: Callable[[], object], seconds: float, what: str, *,
         if time.monotonic() > deadline:
             return
         time.sleep(interval)
+
+
+def hypothesis_examples(default: int) -> int:
+    """``max_examples`` for a property test: ``default`` in CI, scaled up by
+    ``HEAT_WSGI_HYPOTHESIS_SCALE`` for a long run (``HEAT_WSGI_HYPOTHESIS_SCALE=100``)."""
+    return default * max(1, int(os.environ.get("HEAT_WSGI_HYPOTHESIS_SCALE", "1")))

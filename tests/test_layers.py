@@ -18,11 +18,13 @@ PACKAGE = REPO / "heat_wsgi"
 
 #: Lowest first. A name stands for the module and everything under it.
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("heat_wsgi.redact",),
     ("heat_wsgi.errors", "heat_wsgi.services", "heat_wsgi.callable_module"),
     ("heat_wsgi.quoting", "heat_wsgi.files", "heat_wsgi.config_args", "heat_wsgi.healthcheck",
      "heat_wsgi.postfork", "heat_wsgi.cfn_compat"),
     # the model; what runs processes; the WSGI side (boot, the CloudWatch API)
     ("heat_wsgi.model", "heat_wsgi.runtime", "heat_wsgi.boot", "heat_wsgi.cw"),
+    ("heat_wsgi.secretfile",),   # reads the credentials files a topology names
     ("heat_wsgi.loader", "heat_wsgi.derive", "heat_wsgi.schema"),
     ("heat_wsgi.validate",),
     ("heat_wsgi.render", "heat_wsgi.diagram"),

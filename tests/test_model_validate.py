@@ -102,6 +102,9 @@ def test_proxy_binds_an_instance_address() -> None:
 
 def test_proxy_stats_clash() -> None:
     t = with_instance(base(), name="api-a", service="api", host="a", port=8404)
+    assert t.proxy is not None
+    exposed = replace(t.proxy.stats, address="10.0.0.1", credentials="admin:pw")
+    t = replace(t, proxy=replace(t.proxy, stats=exposed))
     fired(t, "proxy.stats.port", text="must be left free")
 
 

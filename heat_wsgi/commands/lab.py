@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "lab", help="boot real Debian machines on this box (systemd-nspawn) for multi-host tests",
         description="A lab of Debian machines with systemd as PID 1, each on its own overlay "
                     "of this box's root and in its own network namespace on 198.18.0.0/24, "
-                    "reached over SSH from a control namespace. See doc/ansible.rst, "How the lab works".")
+                    "reached over SSH from a control namespace. See doc/ansible.rst (How the lab works).")
     commands = lab.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
     state_help = (f"state directory (default: ${lab_api.STATE_ENV} or "
                   "<checkout>/.state/lab)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from heat_wsgi.diagram import DIAGRAM_FORMATS, render_diagram
@@ -35,7 +36,14 @@ def _print_problems(problems: list[Problem]) -> bool:
 
 
 def _load(args: argparse.Namespace) -> Topology:
-    return load_topology(args.topology)
+    return load_topology(args.topology, base_config_anywhere=args.base_config_anywhere)
+
+
+def _topology_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file")
+    parser.add_argument("--base-config-anywhere", action="store_true",
+                        help="let base_config_file name a file outside the topology file's "
+                        "directory (it must still be a regular file of at most 1 MiB)")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -54,7 +62,12 @@ def cmd_render(args: argparse.Namespace) -> int:
         print("nothing written: fix the errors above first", file=sys.stderr)
         return 1
     files = render_all(topology, validated=True)
-    target = write_tree(files, args.output, force=args.force)
+    inputs = [args.topology] + [source.rpartition(":")[0] for key, source in topology.sources
+                                if key == "base_config"]
+    stats = topology.proxy.stats if topology.proxy else None
+    if stats is not None and stats.credentials_file is not None:
+        inputs.append(Path(args.topology).parent / stats.credentials_file)
+    target = write_tree(files, args.output, force=args.force, inputs=inputs)
     print(f"wrote {len(files)} files to {target} (list: {target / MANIFEST_NAME})")
     return 0
 
@@ -74,13 +87,13 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("validate", help="check a topology file and print every problem",
                               description="Check a topology YAML file. Exit 0 when clean "
                               "(warnings allowed), 1 on errors, 2 when unusable.")
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file")
+    _topology_argument(p)
     p.set_defaults(func=cmd_validate)
 
     p = subparsers.add_parser("render", help="render every config file of a topology",
                               description="Validate, then write every rendered file under DIR "
                               "(one directory per host) plus a MANIFEST, atomically.")
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file")
+    _topology_argument(p)
     p.add_argument("-o", "--output", metavar="DIR", required=True, help="output directory")
     p.add_argument("--force", action="store_true",
                    help="replace DIR's content when it is not empty")
@@ -90,6 +103,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_schema)
 
     p = subparsers.add_parser("diagram", help="draw a topology as text or Graphviz DOT")
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology YAML file")
+    _topology_argument(p)
     p.add_argument("--format", choices=DIAGRAM_FORMATS, default="text", help="output format")
     p.set_defaults(func=cmd_diagram)

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from heat_wsgi.derive.addresses import is_loopback, is_wildcard
 from heat_wsgi.derive.index import Index
-from heat_wsgi.model import ApiInstance, Host, Topology
+from heat_wsgi.model import ApiInstance, Host, ProxyConfig, StatsListener, Topology
 
 __all__ = ["InstanceLayout", "instance_layout", "uwsgi_sockets", "instance_address",
-           "heat_conf_path", "instance_heat_conf_path", "engine_unit_name", "engine_unit_path"]
+           "heat_conf_path", "instance_heat_conf_path", "engine_unit_name", "engine_unit_path",
+           "proxy_address", "stats_address"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +110,19 @@ def engine_unit_name(number: int) -> str:
 def engine_unit_path(host: Host, number: int) -> str:
     """Where that unit goes on ``host``."""
     return f"{host.paths.systemd_dir.rstrip('/')}/{engine_unit_name(number)}"
+
+
+def proxy_address(proxy: ProxyConfig, proxy_host: Host) -> str:
+    """The address the proxy's listeners bind unless they name their own."""
+    return proxy.address if proxy.address is not None else proxy_host.address
+
+
+def stats_address(stats: StatsListener, proxy_host: Host) -> str:
+    """Where the stats page binds: its own address, else the proxy host's loopback.
+
+    A host whose address is a loopback one (``heat-wsgi up``) keeps it, so
+    several local hosts do not share 127.0.0.1.
+    """
+    if stats.address is not None:
+        return stats.address
+    return proxy_host.address if is_loopback(proxy_host.address) else "127.0.0.1"

@@ -326,10 +326,19 @@ class Lab:
 
     def ansible_vars(self) -> dict[str, str]:
         """Connection variables for an inventory (Ansible runs in the control namespace)."""
-        common = [o for o in self.ssh_options()[2:] if o not in ("-o", "BatchMode=yes")]
+        common = [o for o in self.ssh_options()[2:] if o not in ("-o", "BatchMode=yes")
+                  and not o.startswith("ServerAlive")]
+        # A playbook's connections ride out a busy machine (a task may keep
+        # the other end silent for a while); ssh() keeps its quick verdicts.
+        common += ["ServerAliveInterval=5", "ServerAliveCountMax=12", "ConnectTimeout=30"]
         return {"ansible_user": "root", "ansible_ssh_private_key_file": str(self.key_path),
                 "ansible_ssh_common_args": " ".join(f"-o {o}" for o in common),
-                "ansible_python_interpreter": "/usr/bin/python3"}
+                "ansible_python_interpreter": "/usr/bin/python3",
+                # ssh's ControlPersist masters are unix sockets named after
+                # user@address:port: shared by default, two labs (or a lab and
+                # real machines on the same addresses) would reach each other's
+                # machines through them. Each lab keeps its own.
+                "ansible_control_path_dir": str(self.state_dir / "ssh-control")}
 
     def inventory(self) -> dict[str, Any]:
         """A YAML-ready inventory of the running machines with :meth:`ansible_vars`."""

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from heat_wsgi.derive import Derived
-from heat_wsgi.derive.layout import heat_conf_path, instance_address
+from heat_wsgi.derive.layout import heat_conf_path, instance_address, stats_address
 from heat_wsgi.files import RenderedFile
 from heat_wsgi.local.localize import EPMD_PORT, LocalPlan
 from heat_wsgi.model import ApiInstance
@@ -132,7 +132,7 @@ def plan_services(plan: LocalPlan) -> list[PlannedService]:
         binds = [(listener.address or address, listener.effective_port)
                  for listener in proxy.listeners]
         if proxy.stats is not None:
-            binds.append((proxy.stats.address or address, proxy.stats.port))
+            binds.append((stats_address(proxy.stats, proxy_host), proxy.stats.port))
         services.append(PlannedService(
             name="haproxy", kind="haproxy", ports=tuple(binds), host=proxy.host,
             config=proxy_host.paths.haproxy_config))
@@ -165,5 +165,6 @@ def endpoints(plan: LocalPlan) -> dict[str, str]:
         result[info.label] = (f"http://{listener.address or address}:"
                               f"{listener.effective_port}{info.probe_path}")
     if proxy.stats is not None:
-        result["HAProxy stats"] = f"http://{proxy.stats.address or address}:{proxy.stats.port}/"
+        stats_host = stats_address(proxy.stats, host) if host else "127.0.0.1"
+        result["HAProxy stats"] = f"http://{stats_host}:{proxy.stats.port}{proxy.stats.uri}"
     return result

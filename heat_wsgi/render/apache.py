@@ -56,14 +56,16 @@ def render_apache_site(topology: Topology, instance: ApiInstance, host: Host,
     body: list[str] = []
     if instance.mode == "mod_wsgi":
         paths = host.paths
+        # mod_wsgi splits its options at '=' and reads the value as an httpd
+        # word: 'python-home="/a b"' works, '"python-home=/a b"' is refused.
         options = [f"processes={instance.processes}", f"threads={instance.threads}",
-                   f"user={host.user}", f"group={host.group}", "display-name=%{GROUP}"]
+                   f"user={a(host.user)}", f"group={a(host.group)}", "display-name=%{GROUP}"]
         if paths.venv:
-            options.append(f"python-home={paths.venv}")
+            options.append(f"python-home={a(paths.venv)}")
         if paths.python_path:
-            options.append(f"python-path={paths.python_path}")
+            options.append(f"python-path={a(paths.python_path)}")
         body += [
-            f"WSGIDaemonProcess {a(name)} " + " ".join(a(o) for o in options),
+            f"WSGIDaemonProcess {a(name)} " + " ".join(options),
             f"WSGIProcessGroup {a(name)}",
             "WSGIApplicationGroup %{GLOBAL}",
             "WSGIPassAuthorization On",

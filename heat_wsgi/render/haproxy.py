@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from heat_wsgi.derive import Index, build_index
 from heat_wsgi.derive.addresses import is_wildcard
-from heat_wsgi.derive.layout import instance_address
+from heat_wsgi.derive.layout import instance_address, stats_address
 from heat_wsgi.model import HealthCheck, Host, ProxyConfig, ProxyLog, Topology
 from heat_wsgi.quoting import haproxy_word as w
 from heat_wsgi.render.common import header
@@ -132,13 +132,17 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
             lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}")
     if proxy.stats is not None:
         stats = proxy.stats
-        address = stats.address if stats.address is not None else bind_address
         lines += [
             "",
             "listen stats",
-            f"    bind {_addr(address, stats.port)}",
+            f"    bind {_addr(stats_address(stats, proxy_host), stats.port)}",
             "    stats enable",
             f"    stats uri {w(stats.uri)}",
             "    stats refresh 10s",
+            "    stats hide-version",
         ]
+        if stats.credentials is not None:
+            # Validation requires these whenever the page binds beyond loopback.
+            lines += [f"    stats realm {w('HAProxy statistics')}",
+                      f"    stats auth {w(stats.credentials)}"]
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ from heat_wsgi.model import Host
 from heat_wsgi.services import SERVICES
 from heat_wsgi.validate.context import RuleContext, duration_seconds
 
-__all__ = ["rule_timeouts_and_sizes", "rule_db_budget", "OSLO_DB_POOL_SIZE",
+__all__ = ["rule_limits", "LIMITS", "rule_timeouts_and_sizes", "rule_db_budget", "OSLO_DB_POOL_SIZE",
            "OSLO_DB_MAX_OVERFLOW", "RPC_RESPONSE_TIMEOUT", "MAX_JSON_BODY_SIZE", "MAX_TEMPLATE_SIZE"]
 
 #: oslo.db's default max_pool_size and max_overflow.
@@ -37,6 +37,47 @@ OSLO_DB_MAX_OVERFLOW = 50
 RPC_RESPONSE_TIMEOUT = 60
 MAX_JSON_BODY_SIZE = 1048576
 MAX_TEMPLATE_SIZE = 524288
+
+#: Upper bounds of counts: each one renders that many units, processes or
+#: pool slots, so a typo such as 10**12 must not reach the renderer.
+LIMITS: dict[str, int] = {
+    "processes": 1024,        # uwsgi/mod_wsgi processes of an instance, heat-engine units of a host
+    "threads": 1024,          # threads per API process
+    "workers": 1024,          # num_engine_workers
+    "max_connections": 1_000_000,
+    "pool_size": 100_000,
+    "max_overflow": 100_000,
+    "fall": 1000, "rise": 1000, "retries": 1000,
+    "maxconn": 10_000_000,
+}
+
+
+def _over(ctx: RuleContext, path: str, name: str, value: int | None) -> None:
+    limit = LIMITS[name]
+    if value is not None and value > limit:
+        ctx.error(path, f"must be at most {limit}", value)
+
+
+def rule_limits(ctx: RuleContext) -> None:
+    """Every count stays within :data:`LIMITS`, so rendering and validation stay bounded."""
+    t = ctx.topology
+    for inst in t.api_instances:
+        _over(ctx, f"api_instances[{inst.name}].processes", "processes", inst.processes)
+        _over(ctx, f"api_instances[{inst.name}].threads", "threads", inst.threads)
+    for group in t.engines:
+        _over(ctx, f"engines[{group.host}].processes", "processes", group.processes)
+        _over(ctx, f"engines[{group.host}].workers", "workers", group.workers)
+    if t.database is not None:
+        for name in ("max_connections", "pool_size", "max_overflow"):
+            _over(ctx, f"database.{name}", name, getattr(t.database, name))
+    proxy = t.proxy
+    if proxy is not None:
+        _over(ctx, "proxy.maxconn", "maxconn", proxy.maxconn)
+        _over(ctx, "proxy.retries", "retries", proxy.retries)
+        check = proxy.health_check
+        if check is not None:
+            _over(ctx, "proxy.health_check.fall", "fall", check.fall)
+            _over(ctx, "proxy.health_check.rise", "rise", check.rise)
 
 
 def _int_setting(ctx: RuleContext, host: Host, key: Key, default: int,

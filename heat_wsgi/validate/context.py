@@ -132,25 +132,53 @@ def check_port(ctx: RuleContext, path: str, port: int | None) -> None:
 
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*")
-_DURATION = re.compile(r"(\d+)(us|ms|s|m|h|d)?")
+_DURATION = re.compile(r"([0-9]{1,12})(us|ms|s|m|h|d)?")
 _UNITS = {"us": 1e-6, "ms": 1e-3, None: 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+#: HAProxy keeps timers in milliseconds in a signed 32-bit int: about 24.8 days.
+MAX_DURATION_SECONDS = (2 ** 31 - 1) / 1000
 
 
 @functools.lru_cache(maxsize=4096)
 def valid_address(address: str, wildcard_ok: bool) -> bool:
-    """Whether ``address`` is an IP address or host name (or, if allowed, a wildcard)."""
+    """Whether ``address`` is an IP address or host name (or, if allowed, a wildcard).
+
+    Refused: IPv6 scope IDs (``fe80::1%eth0``: HAProxy, Apache and uwsgi
+    disagree on them), half or misplaced brackets, bracketed IPv4, and names
+    whose last label is all digits (``10.0.0.256`` is a malformed address,
+    not a host name; RFC 1123 keeps top-level labels non-numeric).
+    """
     if is_wildcard(address):
         return wildcard_ok and address != ""
+    inner = address
+    if address.startswith("[") or address.endswith("]"):
+        if not (address.startswith("[") and address.endswith("]")):
+            return False
+        inner = address[1:-1]
+        if ":" not in inner:
+            return False
+    if "%" in inner or "[" in inner or "]" in inner:
+        return False
     try:
-        ipaddress.ip_address(address.strip("[]") if address.startswith("[") else address)
+        ipaddress.ip_address(inner)
         return True
     except ValueError:
-        return bool(_HOSTNAME.fullmatch(address)) and len(address) <= 253
+        if inner is not address:
+            return False
+    if len(address) > 253 or not _HOSTNAME.fullmatch(address):
+        return False
+    return not address.rsplit(".", 1)[-1].isdigit()
 
 
 def duration_seconds(text: str) -> float | None:
-    """An HAProxy duration (``10s``, ``1m``, ``500`` = ms) in seconds, or None."""
+    """An HAProxy duration (``10s``, ``1m``, ``500`` = ms) in seconds, or None.
+
+    None as well for what HAProxy refuses or misreads: a digit outside ASCII,
+    zero, and more than its 32-bit millisecond timers hold.
+    """
     match = _DURATION.fullmatch(text)
     if not match:
         return None
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0 or seconds > MAX_DURATION_SECONDS:
+        return None
+    return seconds

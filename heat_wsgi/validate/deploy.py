@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import PurePosixPath
 
 from heat_wsgi.derive.accounts import broker_accounts, database_account
 from heat_wsgi.derive.addresses import is_loopback, split_hostport
+from heat_wsgi.derive.layout import (engine_unit_path, heat_conf_path,
+                                     stats_address)
 from heat_wsgi.model import ProxyConfig
 from heat_wsgi.validate.context import RuleContext, duration_seconds, valid_address
 from heat_wsgi.validate.names import PATH_UNSAFE
 
-__all__ = ["check_down_seconds", "rule_admin_socket", "rule_log", "rule_check_timing",
+__all__ = ["check_down_seconds", "rule_admin_socket", "rule_stats", "rule_paths", "rule_file_paths", "rule_log", "rule_check_timing",
            "rule_accounts", "SYSLOG_FACILITIES"]
 
 SYSLOG_FACILITIES = frozenset({
@@ -66,6 +70,42 @@ def rule_admin_socket(ctx: RuleContext) -> None:
         elif sock.mode == "0600":
             ctx.warning("proxy.admin_socket.group", "is ignored with mode '0600'; use mode "
                         "'0660' to let the group in", sock.group)
+
+
+_STATS_USER = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
+
+
+def rule_stats(ctx: RuleContext) -> None:
+    """The stats page stays on loopback, or asks for credentials read from a private file."""
+    proxy = ctx.topology.proxy
+    if proxy is None or proxy.stats is None:
+        return
+    stats = proxy.stats
+    host = ctx.index.hosts.get(proxy.host)
+    if stats.credentials_file is not None and not stats.credentials_file.strip():
+        ctx.error("proxy.stats.credentials_file", "must be a path", stats.credentials_file)
+    if stats.credentials is not None:
+        user, colon, password = stats.credentials.partition(":")
+        # Never the value itself: it is a password.
+        if not colon or not _STATS_USER.fullmatch(user) or not password:
+            ctx.error("proxy.stats.credentials_file", "must hold one line 'user:password' "
+                      "(user of letters, digits and '_.@+-')", None)
+        elif not password.isprintable() or "'" in password or password != password.strip():
+            ctx.error("proxy.stats.credentials_file", "must hold a password of printable "
+                      "characters without a single quote or outer whitespace", None)
+    elif stats.credentials_file is not None:
+        ctx.error("proxy.stats.credentials_file", "was not read: load the topology with "
+                  "heat_wsgi.load_topology, or call "
+                  "heat_wsgi.secretfile.read_stats_credentials", stats.credentials_file)
+    if host is None:
+        return
+    address = stats_address(stats, host)
+    if stats.credentials is None and stats.credentials_file is None \
+            and not is_loopback(address):
+        ctx.error("proxy.stats.credentials_file", f"is required: the stats page binds "
+                  f"{address or '(every address)'}, which is not loopback, so it needs a "
+                  "'user:password' file that others cannot read (or leave proxy.stats.address "
+                  "unset to keep the page on the proxy host's loopback)", None)
 
 
 def rule_log(ctx: RuleContext) -> None:
@@ -136,3 +176,60 @@ def rule_accounts(ctx: RuleContext) -> None:
             ctx.error("message_bus.transport_url", "uses RabbitMQ's guest account, which may "
                       f"only connect from loopback, but host {remote[0]} is remote: name a "
                       "user of your own (heat_wsgi creates it on the broker host)", "guest")
+
+
+#: Apache reads these in a <Directory> path as a wildcard pattern.
+_GLOB = re.compile(r"[*?\[\]]")
+
+
+def rule_paths(ctx: RuleContext) -> None:
+    """Paths without '..' (the writer refuses them); no wildcard in wsgi_dir (a <Directory> pattern)."""
+    for host in ctx.topology.hosts:
+        for f in dataclasses.fields(host.paths):
+            value = getattr(host.paths, f.name)
+            if isinstance(value, str) and ".." in value.split("/"):
+                ctx.error(f"hosts[{host.name}].paths.{f.name}", "must not contain a '..' "
+                          "component", value)
+        if _GLOB.search(host.paths.wsgi_dir):
+            ctx.error(f"hosts[{host.name}].paths.wsgi_dir", "must not contain '*', '?', '[' or "
+                      "']': Apache reads <Directory> paths as wildcard patterns",
+                      host.paths.wsgi_dir)
+
+
+def rule_file_paths(ctx: RuleContext) -> None:
+    """No two rendered files of a host go to one path; the problem names both fields."""
+    t = ctx.topology
+    for host in ctx.index.hosts.values():
+        where = f"hosts[{host.name}].paths"
+        files: list[tuple[str, str, str]] = []     # (path, field, what)
+        if t.proxy is not None and t.proxy.host == host.name:
+            files.append((host.paths.haproxy_config, f"{where}.haproxy_config", "haproxy.cfg"))
+        instances = [i for i in t.api_instances if i.host == host.name]
+        engines = [g for g in t.engines if g.host == host.name]
+        if instances or engines:
+            files.append((heat_conf_path(host), f"{where}.config_dir", "the host's heat.conf"))
+        for inst in instances:
+            layout = ctx.derived.layout(inst)
+            name = f"api_instances[{inst.name}]"
+            files.append((layout.heat_conf, f"{where}.config_dir", f"{name}'s heat.conf"))
+            if inst.uses_uwsgi:
+                files.append((layout.uwsgi_ini, f"{where}.config_dir", f"{name}'s uwsgi ini"))
+                files.append((layout.unit_file, f"{where}.systemd_dir", f"{name}'s unit"))
+            if inst.uses_apache:
+                files.append((layout.apache_site, f"{where}.apache_site_dir",
+                              f"{name}'s Apache site"))
+            if inst.mode == "mod_wsgi":
+                files.append((layout.wsgi_script, f"{where}.wsgi_dir", f"{name}'s .wsgi script"))
+        for group in engines:
+            for number in range(1, min(group.processes, 10_000) + 1):
+                files.append((engine_unit_path(host, number), f"{where}.systemd_dir",
+                              f"heat-engine unit {number}"))
+        seen: dict[PurePosixPath, tuple[str, str]] = {}
+        for path, field, what in files:
+            key = PurePosixPath(path)
+            if key in seen:
+                other_field, other_what = seen[key]
+                ctx.error(field, f"puts {what} at {key}, where {other_field} already puts "
+                          f"{other_what}: two files cannot share a path", path)
+            else:
+                seen[key] = (field, what)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from heat_wsgi.derive.addresses import mask_password, rewrite_hostlist_loopback, rewrite_url_loopback
+from heat_wsgi.derive.addresses import (
+    mask_password, password_needs_encoding, rewrite_hostlist_loopback, rewrite_url_loopback,
+)
 from heat_wsgi.derive.heatconf import (
     AMQP_HOST_KEYS, AMQP_URL_KEYS, DATABASE_KEY, DB_URL_KEYS, HOST_KEY, LEGACY_KEYS,
     TRANSPORT_KEY, instance_host_value, is_amqp_key,
@@ -11,17 +13,24 @@ from heat_wsgi.derive.ini import Key, option_lines, parse_ini, syntax_errors
 from heat_wsgi.model import Host
 from heat_wsgi.validate.context import Problem, RuleContext, Severity
 
-__all__ = ["rule_base_config", "rule_legacy_options", "rule_host_values", "rule_engine_amqp"]
+__all__ = ["rule_base_config", "rule_legacy_options", "rule_host_values", "rule_engine_amqp",
+           "rule_amqp_url_passwords"]
 
 
 def rule_base_config(ctx: RuleContext) -> None:
     """The base heat.conf must be readable by oslo.config; key settings exist."""
     t = ctx.topology
+    try:
+        t.base_config.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        ctx.error("base_config", f"must be UTF-8 text: character {exc.start} is a lone surrogate "
+                  "(a YAML \\u escape?)")
     for err in syntax_errors(t.base_config)[:20]:
+        # Never the line itself: a base heat.conf holds passwords.
         source = ctx.base_line(err.lineno)
         ctx.problems.append(Problem(severity="error", path=f"base_config line {err.lineno}",
-                                    message=f"oslo.config cannot read this: {err.message}",
-                                    value=err.line, source=source))
+                                    message=f"oslo.config cannot read this line ({err.where}): "
+                                    f"{err.message}", source=source))
     if not ctx.index.heat_hosts:
         return
     base = ctx.base
@@ -141,3 +150,20 @@ def rule_engine_amqp(ctx: RuleContext) -> None:
                       f"host {reference.name} ({shown}); all engines must share one AMQP "
                       "configuration to consume the same queue",
                       None if mine is None else mask_password(mine))
+
+
+def rule_amqp_url_passwords(ctx: RuleContext) -> None:
+    """An AMQP URL's password holds no raw ``/``, ``#`` or ``?``.
+
+    oslo.messaging splits the URL with ``urllib.parse``, which ends the host
+    part there: ``rabbit://heat:pa/ss@db/`` names host ``heat``. SQLAlchemy
+    reads such a database password as meant, so only AMQP URLs are refused.
+    """
+    t = ctx.topology
+    urls = [("message_bus.transport_url", t.message_bus.transport_url)] if t.message_bus else []
+    if t.message_bus is None:
+        urls += [(f"base_config.{k[0]}.{k[1]}", ctx.base[k]) for k in AMQP_URL_KEYS if k in ctx.base]
+    for path, url in urls:
+        if password_needs_encoding(url):
+            ctx.error(path, "holds '/', '#' or '?' in its user or password: percent-encode them "
+                      "(%2F, %23, %3F), or oslo.messaging reads another host", url)

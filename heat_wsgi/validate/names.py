@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from heat_wsgi.files import DEPLOYMENT_DIRS
 from heat_wsgi.model import ConfOption, Paths
-from heat_wsgi.quoting import NAME_PATTERN, unsafe_reason
+from heat_wsgi.quoting import NAME_PATTERN, ini_unsafe_reason, unsafe_reason
 from heat_wsgi.validate.context import RuleContext, item_path, valid_address
 
 __all__ = ["rule_safe_strings", "rule_names"]
@@ -90,10 +90,12 @@ def rule_names(ctx: RuleContext) -> None:
                       f"files in {host.name}/", host.name)
         if not valid_address(host.address, wildcard_ok=False):
             ctx.error(f"{path}.address", "must be an IP address or host name other hosts can reach", host.address)
-        for field_name in ("user", "group"):
+        # Each becomes one word of a unit, a chown or a group list: "www-data root" is two.
+        for field_name in ("user", "group", "web_group"):
             value = getattr(host, field_name)
             if not _USER.fullmatch(value):
-                ctx.error(f"{path}.{field_name}", "must be a system user or group name", value)
+                ctx.error(f"{path}.{field_name}", "must be a system user or group name "
+                          "(a letter or '_', then letters, digits, '_', '.' or '-'; at most 32)", value)
         _check_paths(ctx, f"{path}.paths", host.paths)
         for option in host.heat_conf:
             _check_option(ctx, f"{path}.heat_conf", option)
@@ -102,6 +104,9 @@ def rule_names(ctx: RuleContext) -> None:
     if t.message_bus is not None:
         for option in t.message_bus.options:
             _check_option(ctx, "message_bus.options", option)
+        _check_ini_value(ctx, "message_bus.transport_url", t.message_bus.transport_url)
+    if t.database is not None:
+        _check_ini_value(ctx, "database.url", t.database.url)
 
     hosts = ctx.index.hosts
     names: dict[str, int] = {}
@@ -150,3 +155,10 @@ def _check_option(ctx: RuleContext, path: str, option: ConfOption) -> None:
         ctx.error(where, "section must be letters, digits, '_', '.' or '-'", option.section)
     if not _INI_NAME.fullmatch(option.key):
         ctx.error(where, "key must be letters, digits, '_', '.' or '-'", option.key)
+    _check_ini_value(ctx, where, option.value)
+
+
+def _check_ini_value(ctx: RuleContext, path: str, value: str) -> None:
+    reason = ini_unsafe_reason(value)
+    if reason:
+        ctx.error(path, f"cannot be written to heat.conf: {reason}", value)

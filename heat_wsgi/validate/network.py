@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 
 from heat_wsgi.derive.addresses import (
     hostlist_hosts, is_loopback, is_wildcard, mask_password, url_hosts,
 )
 from heat_wsgi.derive.heatconf import AMQP_HOST_KEYS, AMQP_URL_KEYS, DB_URL_KEYS
-from heat_wsgi.derive.layout import uwsgi_sockets
+from heat_wsgi.derive.layout import stats_address, uwsgi_sockets
 from heat_wsgi.services import SERVICE_NAMES, SERVICES
 from heat_wsgi.validate.context import RuleContext, check_port, duration_seconds, valid_address
 
@@ -43,20 +44,26 @@ def rule_instances(ctx: RuleContext) -> None:
 def rule_bindings(ctx: RuleContext) -> None:
     """No two listeners share a host:port or a unix socket."""
     t = ctx.topology
-    tcp: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    # Clashes are judged per machine, not per host name: hosts that give the
+    # same address are one machine, whose sockets they share.
+    machine = {name: _canonical(host.address) for name, host in ctx.index.hosts.items()}
+    tcp: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
     unix: dict[tuple[str, str], str] = {}
 
     def bind(host: str, address: str, port: int, owner: str, path: str, proxy: bool) -> None:
-        bucket = tcp.setdefault((host, port), [])
-        for other_address, other in bucket:
+        bucket = tcp.setdefault((machine[host], port), [])
+        address = _canonical(address)
+        for other_address, other, other_host in bucket:
             if other_address == address or is_wildcard(other_address) or is_wildcard(address):
+                where = f"host {host}" if other_host == host else \
+                    f"host {host}, the same machine as host {other_host} (address {machine[host]})"
                 if proxy:
-                    ctx.error(path, f"binds {address}:{port} on host {host}, which {other} "
+                    ctx.error(path, f"binds {address}:{port} on {where}, which {other} "
                               "also uses; that address must be left free for the proxy", port)
                 else:
-                    ctx.error(path, f"clashes with {other} on {address}:{port} (host {host})", port)
+                    ctx.error(path, f"clashes with {other} on {address}:{port} ({where})", port)
                 return
-        bucket.append((address, owner))
+        bucket.append((address, owner, host))
 
     for inst in t.api_instances:
         host = ctx.index.hosts.get(inst.host)
@@ -73,7 +80,7 @@ def rule_bindings(ctx: RuleContext) -> None:
         else:
             bind(host.name, address, inst.effective_port, f"instance {inst.name}", f"{path}.port", False)
         if socket is not None:
-            key = (host.name, socket)
+            key = (machine[host.name], socket)
             if key in unix:
                 ctx.error(f"{path}.socket", f"unix socket is also used by {unix[key]} "
                           f"on host {host.name}", socket)
@@ -99,8 +106,20 @@ def rule_bindings(ctx: RuleContext) -> None:
              f"{path}.port", True)
     if proxy.stats is not None:
         check_port(ctx, "proxy.stats.port", proxy.stats.port)
-        address = proxy.stats.address if proxy.stats.address is not None else bind_address
-        bind(proxy_host.name, address, proxy.stats.port, "proxy stats", "proxy.stats.port", True)
+        if proxy.stats.address is not None and not valid_address(proxy.stats.address,
+                                                                 wildcard_ok=True):
+            ctx.error("proxy.stats.address", "must be an IP address or host name",
+                      proxy.stats.address)
+        bind(proxy_host.name, stats_address(proxy.stats, proxy_host), proxy.stats.port,
+             "proxy stats", "proxy.stats.port", True)
+
+
+def _canonical(address: str) -> str:
+    """One spelling per address (``::0:1`` is ``::1``), names lowercased."""
+    try:
+        return str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        return address.lower()
 
 
 def rule_proxy(ctx: RuleContext) -> None:
