@@ -113,11 +113,6 @@ class Deployment:
     def connection_vars(self) -> Path:
         return self.out / "lab-connection.yml"
 
-    @property
-    def control_path_dir(self) -> Path:
-        # Outside out/ (render replaces it), short enough for a socket path.
-        return REPO / ".state" / f"cp-{self.lab.spec.prefix.rstrip('-')}"
-
     def render(self, topology: Topology | None = None) -> None:
         """Render (again), replacing the tree: e.g. after adding a host to the topology."""
         if topology is not None:
@@ -133,11 +128,10 @@ class Deployment:
             [str(BIN / "ansible-playbook"), "-e", f"@{self.connection_vars}", name, *args],
             check=False, timeout=timeout, cwd=self.ansible_dir,
             # profile_tasks: each task's duration, for whoever reads a slow run.
-            # A control path of this deployment's own: ssh's default one is
-            # named after address, port and user, so another lab's master
-            # connection to 198.18.0.3 would carry this lab's commands.
-            env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
-                            ANSIBLE_SSH_CONTROL_PATH_DIR=str(self.control_path_dir)),
+            # (The lab's connection vars give each lab its own ssh control
+            # sockets: the default ones are named after address, port and
+            # user, which every lab's 198.18.0.3 shares.)
+            env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"),
             capture_output=True, text=True)
         key = label or name
         self.timings[key] = round(time.monotonic() - started, 1)

@@ -146,7 +146,7 @@ def test_adding_a_host_changes_only_the_proxy_config_on_the_others() -> None:
     import dataclasses
 
     from heat_wsgi.model import ApiInstance, EngineGroup, Host, Paths
-    lab = load_topology(REPO / "tests" / "lab.topology.yaml")
+    lab = load_topology(REPO / "tests" / "lab.topology.yaml", base_config_anywhere=True)
     grown = dataclasses.replace(
         lab, hosts=lab.hosts + (Host(name="d", address="198.18.0.4", paths=Paths(venv="/opt/heat")),),
         api_instances=lab.api_instances + (ApiInstance(name="rest-d", service="api", host="d"),),
