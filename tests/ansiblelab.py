@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -127,6 +128,9 @@ class Deployment:
             [str(BIN / "ansible-playbook"), "-e", f"@{self.connection_vars}", name, *args],
             check=False, timeout=timeout, cwd=self.ansible_dir,
             # profile_tasks: each task's duration, for whoever reads a slow run.
+            # (The lab's connection vars give each lab its own ssh control
+            # sockets: the default ones are named after address, port and
+            # user, which every lab's 198.18.0.3 shares.)
             env=ansible_env(ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks"),
             capture_output=True, text=True)
         key = label or name
@@ -152,6 +156,7 @@ class Deployment:
 def deploy(lab: Lab, out: Path, topology: Topology | None = None) -> Deployment:
     """Render ``topology`` (the lab's by default) into ``out`` and run site.yml twice."""
     deployment = Deployment(lab=lab, topology=topology or lab_topology(), out=out)
+    shutil.rmtree(out, ignore_errors=True)
     deployment.render()
     deployment.require(deployment.playbook("site.yml", label="site.yml first run"),
                        "site.yml (first run)")
@@ -161,7 +166,12 @@ def deploy(lab: Lab, out: Path, topology: Topology | None = None) -> Deployment:
     return deployment
 
 
+#: The rendered tree and the playbooks' logs of the last session, kept for
+#: whoever reads a failure (pytest's own tmp dirs are rotated away).
+OUT = REPO / ".state" / "ansible-lab"
+
+
 @pytest.fixture(scope="session")
-def deployment(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(lab: Lab) -> Iterator[Deployment]:
     """The lab topology deployed on the session's lab (site.yml run twice)."""
-    yield deploy(lab, tmp_path_factory.mktemp("ansible-lab") / "out")
+    yield deploy(lab, OUT)

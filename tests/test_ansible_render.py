@@ -138,3 +138,23 @@ def test_ansible_lint_passes(topology_file: Path, tmp_path: Path) -> None:
     result = run_tool("ansible-lint", ["--offline"], tree, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Passed" in result.stdout + result.stderr
+
+
+def test_adding_a_host_changes_only_the_proxy_config_on_the_others() -> None:
+    # What doc/ansible.rst promises for "adding a host": site.yml then
+    # changes nothing on b and c, and reloads HAProxy on a.
+    import dataclasses
+
+    from heat_wsgi.model import ApiInstance, EngineGroup, Host, Paths
+    lab = load_topology(REPO / "tests" / "lab.topology.yaml", base_config_anywhere=True)
+    grown = dataclasses.replace(
+        lab, hosts=lab.hosts + (Host(name="d", address="198.18.0.4", paths=Paths(venv="/opt/heat")),),
+        api_instances=lab.api_instances + (ApiInstance(name="rest-d", service="api", host="d"),),
+        engines=lab.engines + (EngineGroup(host="d", processes=1),))
+    before, after = render_all(lab), render_all(grown)
+    changed = sorted(str(key) for key in set(before) | set(after)
+                     if not str(key).startswith("d/")
+                     and (key not in before or key not in after or before[key].text != after[key].text))
+    assert changed == ["a/etc/haproxy/haproxy.cfg", "ansible/inventory.yml"]
+    assert "server rest-d 198.18.0.4:8004" in after[next(
+        k for k in after if str(k) == "a/etc/haproxy/haproxy.cfg")].text

@@ -130,17 +130,26 @@ def _prepare_play() -> dict[str, Any]:
     }
 
 
+def _service_play(name: str, stage: str, server: str, var: str, timeout: int,
+                  tasks: list[Task]) -> dict[str, Any]:
+    """Start a shared service's unit, wait for its port, then ``tasks``."""
+    return {
+        "name": name, "hosts": stage, "gather_facts": False,
+        "tasks": [
+            unit_task(f"Start {server}", stage),
+            {"name": f"Wait until {server} accepts connections",
+             "ansible.builtin.wait_for": {"host": Jinja(f"{{{{ {var}.address }}}}"),
+                                          "port": Jinja(f"{{{{ {var}.port }}}}"),
+                                          "timeout": timeout}},
+            *tasks,
+        ],
+    }
+
+
 def _database_play() -> dict[str, Any]:
     db = "heat_wsgi_database"
-    return {
-        "name": "Start MariaDB and create Heat's database",
-        "hosts": "database",
-        "gather_facts": False,
-        "tasks": [
-            unit_task("Start MariaDB", "database"),
-            {"name": "Wait until MariaDB accepts connections",
-             "ansible.builtin.wait_for": {"host": Jinja(f"{{{{ {db}.address }}}}"),
-                                          "port": Jinja(f"{{{{ {db}.port }}}}"), "timeout": 120}},
+    return _service_play(
+        "Start MariaDB and create Heat's database", "database", "MariaDB", db, 120, [
             {"name": "Check that Heat's account works",
              "ansible.builtin.command": {"argv": [
                  "mariadb", Jinja(f"--defaults-file={{{{ {db}.check_conf }}}}"), "--batch",
@@ -151,21 +160,13 @@ def _database_play() -> dict[str, Any]:
              "ansible.builtin.command": {"argv": [
                  "mariadb", "--batch", "--execute", Jinja(f"source {{{{ {db}.sql }}}}")]},
              "when": Jinja("heat_wsgi_db_check.rc != 0"), "changed_when": True},
-        ],
-    }
+        ])
 
 
 def _broker_play() -> dict[str, Any]:
     mq = "heat_wsgi_rabbitmq"
-    return {
-        "name": "Start RabbitMQ and create Heat's accounts",
-        "hosts": "message_bus",
-        "gather_facts": False,
-        "tasks": [
-            unit_task("Start RabbitMQ", "message_bus"),
-            {"name": "Wait until RabbitMQ accepts connections",
-             "ansible.builtin.wait_for": {"host": Jinja(f"{{{{ {mq}.address }}}}"),
-                                          "port": Jinja(f"{{{{ {mq}.port }}}}"), "timeout": 180}},
+    return _service_play(
+        "Start RabbitMQ and create Heat's accounts", "message_bus", "RabbitMQ", mq, 180, [
             {"name": "Create the virtual hosts",
              "community.rabbitmq.rabbitmq_vhost": {"name": Jinja("{{ item }}"),
                                                    "node": Jinja(f"{{{{ {mq}.node }}}}"),
@@ -180,8 +181,7 @@ def _broker_play() -> dict[str, Any]:
                  "update_password": "always", "state": "present"},
              "loop": Jinja("{{ heat_wsgi_rabbitmq_accounts }}"),
              "loop_control": {"label": Jinja("{{ item.user }}")}, "no_log": True},
-        ],
-    }
+        ])
 
 
 def _schema_play() -> dict[str, Any]:
