@@ -123,3 +123,9 @@ def hypothesis_examples(default: int) -> int:
     """``max_examples`` for a property test: ``default`` in CI, scaled up by
     ``HEAT_WSGI_HYPOTHESIS_SCALE`` for a long run (``HEAT_WSGI_HYPOTHESIS_SCALE=100``)."""
     return default * max(1, int(os.environ.get("HEAT_WSGI_HYPOTHESIS_SCALE", "1")))
+
+
+# The lab's session fixtures are registered here, once: imported into two test
+# modules, one fixture would become two, and a session-scoped lab would boot twice.
+from labfixture import lab  # noqa: E402,F401
+from ansiblelab import deployment  # noqa: E402,F401

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ansiblelab import Deployment, deployment, recap  # noqa: F401 - the fixture
-from labfixture import lab  # noqa: F401 - the fixture deployment builds on
+from ansiblelab import Deployment, recap
 
 pytestmark = pytest.mark.real
 

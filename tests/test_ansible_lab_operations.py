@@ -25,10 +25,9 @@ from typing import Any
 
 import pytest
 
-from ansiblelab import Deployment, deployment, recap  # noqa: F401 - the fixture
+from ansiblelab import Deployment, recap
 from heat_wsgi.model import ApiInstance, EngineGroup, Host
 from heat_wsgi.render.haproxy import admin_socket_path
-from labfixture import lab  # noqa: F401 - the fixture deployment builds on
 from realstack import LoadRun, client_load, read_summary
 
 pytestmark = pytest.mark.real
@@ -83,6 +82,12 @@ def openstack(deployment: Deployment, *args: str) -> str:
     return result.stdout
 
 
+def json_out(text: str) -> Any:
+    """The JSON document ending the output (``--wait`` prints events before it)."""
+    start = next(i for i, line in enumerate(text.splitlines()) if line.startswith(("{", "[")))
+    return json.loads("\n".join(text.splitlines()[start:]))
+
+
 def engine_log(deployment: Deployment, host: str) -> str:
     return deployment.lab.ssh(host, "journalctl --no-pager -o cat -u 'heat-engine-*'").stdout
 
@@ -96,10 +101,10 @@ def test_openstack_cli_creates_updates_and_deletes_a_stack(deployment: Deploymen
                         "      length: {get_param: length}\noutputs:\n  value:\n"
                         "    value: {get_attr: [rs, value]}\n")
     template.chmod(0o644)
-    created = json.loads(openstack(deployment, "stack", "create", "-t", str(template), "--wait",
+    created = json_out(openstack(deployment, "stack", "create", "-t", str(template), "--wait",
                                    "-f", "json", "osc-lab"))
     assert created["stack_status"] == "CREATE_COMPLETE", created
-    updated = json.loads(openstack(deployment, "stack", "update", "-t", str(template),
+    updated = json_out(openstack(deployment, "stack", "update", "-t", str(template),
                                    "--parameter", "length=24", "--wait", "-f", "json",
                                    "osc-lab"))
     assert updated["stack_status"] == "UPDATE_COMPLETE", updated
@@ -107,7 +112,7 @@ def test_openstack_cli_creates_updates_and_deletes_a_stack(deployment: Deploymen
                       "-c", "output_value").strip()
     assert len(value) == 24
     openstack(deployment, "stack", "delete", "--yes", "--wait", "osc-lab")
-    listed = json.loads(openstack(deployment, "stack", "list", "-f", "json"))
+    listed = json_out(openstack(deployment, "stack", "list", "-f", "json"))
     assert "osc-lab" not in {s["Stack Name"] for s in listed}
 
 
