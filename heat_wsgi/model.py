@@ -70,6 +70,8 @@ Balance = Literal["roundrobin", "leastconn", "source"]
 
 SERVER_MODES: tuple[ServerMode, ...] = get_args(ServerMode)
 DEFAULT_HEAT_VERSION = 27
+#: The Heat major versions heat_wsgi renders for and is tested against.
+SUPPORTED_HEAT_VERSIONS = range(23, 28)
 
 
 def doc(text: str, **extra: Any) -> dict[str, Any]:

@@ -41,4 +41,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -e '.[heat,test,docs,ansible]'
   echo "$want" > "$stamp"
 fi
+# Heat 24 (the last with the [heat_api] bind options) for
+# tests/test_heat_release_real.py, cached in ~/.cache/heat_wsgi/venvs.
+echo "install: Heat 24 release venv (tests/releasevenv.py)"
+(cd tests && ../.venv/bin/python -c 'import releasevenv; releasevenv.release_venv("24")')
 echo "install: done"

@@ -22,7 +22,9 @@ def test_the_facade_validates_renders_and_writes(tmp_path) -> None:  # type: ign
     topology = heat_wsgi.load_topology(SAMPLE)
     assert isinstance(topology, heat_wsgi.Topology)
     problems = heat_wsgi.validate(topology)
-    assert problems and all(isinstance(p, heat_wsgi.Problem) for p in problems)
+    assert problems == []
+    legacy = heat_wsgi.validate(heat_wsgi.load_topology(SAMPLE.with_name("topology.legacy.yaml")))
+    assert legacy and all(isinstance(p, heat_wsgi.Problem) for p in legacy)
     files = heat_wsgi.render(topology)
     assert all(isinstance(f, heat_wsgi.RenderedFile) for f in files.values())
     assert PurePosixPath("A/etc/haproxy/haproxy.cfg") in files

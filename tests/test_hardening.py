@@ -19,7 +19,8 @@ from heat_wsgi.redact import mask_secrets
 from heat_wsgi.validate import validate
 from conftest import REPO
 
-SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
+# The guide's legacy base file: its sql_connection carries odd loopback spellings.
+SAMPLE = REPO / "etc" / "heat" / "topology.legacy.yaml"
 SAMPLE_TEXT = SAMPLE.read_text()
 
 

@@ -35,7 +35,9 @@ def test_validate_warnings_only_is_0(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = SAMPLE.read_text().replace("server: 2m", "server: 30s")
     assert main(["validate", str(write(tmp_path, text))]) == 0
     out = capsys.readouterr().out
-    assert "\nwarning: proxy.timeouts.server" in out and "t.yaml:" in out
+    assert [line for line in out.splitlines() if line.startswith("warning: ")] == [
+        line for line in out.splitlines() if line.startswith("warning: proxy.timeouts.server")]
+    assert "warning: proxy.timeouts.server" in out and "t.yaml:" in out
 
 
 def test_validate_errors_is_1_and_prints_every_problem(tmp_path: Path,

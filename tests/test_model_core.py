@@ -80,7 +80,7 @@ def test_loader_records_lines() -> None:
     where = sources["api_instances[rest-server-2].host"]
     assert where.startswith(str(SAMPLE))
     assert "rest-server-2" in lines[int(where.rsplit(":", 1)[1]) - 1]
-    assert "bind_port = 8004" in t.base_config
+    assert "keystone_backend = " in t.base_config
 
 
 @pytest.mark.parametrize("text, path, line", [

@@ -20,6 +20,18 @@ from heat_wsgi.render.inifile import edit_ini
 from conftest import GUIDE_HEAT_CONF, REPO
 
 SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
+#: The same machines with the guide's own heat.conf (legacy option names).
+LEGACY = REPO / "etc" / "heat" / "topology.legacy.yaml"
+
+#: What a keystone-less Heat needs (shared/notes §6): the shipped heat.conf
+#: and the sample topology's base file both set these.
+KEYSTONELESS = {
+    ("DEFAULT", "keystone_backend"):
+        "heat.engine.clients.os.keystone.fake_keystoneclient.FakeKeystoneClient",
+    ("DEFAULT", "deferred_auth_method"): "password",
+    ("paste_deploy", "flavor"): "noauth",
+    ("oslo_policy", "enforce_new_defaults"): "False",
+}
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +39,40 @@ def sample() -> Topology:
     return load_topology(SAMPLE)
 
 
+@pytest.fixture(scope="module")
+def legacy() -> Topology:
+    return load_topology(LEGACY)
+
+
 def text(files: dict[PurePosixPath, object], key: str) -> str:
     return files[PurePosixPath(key)].text  # type: ignore[attr-defined]
 
 
-def test_sample_only_warns_about_the_guides_legacy_options(sample: Topology) -> None:
+def test_sample_validates_without_a_problem(sample: Topology) -> None:
+    assert heat_wsgi.validate(sample) == []
+
+
+def test_sample_renders_the_keystoneless_settings(sample: Topology) -> None:
+    shipped = parse_ini((REPO / "etc" / "heat" / "heat.conf").read_text())
+    assert {key: shipped.get(key) for key in KEYSTONELESS} == KEYSTONELESS
+    # oslo.policy 6 dropped it: oslo-config-validator flags it on every release.
+    assert ("oslo_policy", "enforce_scope") not in shipped
+    for item in heat_wsgi.render(sample).values():
+        if item.kind == "heat.conf":
+            settings = parse_ini(item.text)
+            assert {key: settings.get(key) for key in KEYSTONELESS} == KEYSTONELESS, item.path
+            assert ("oslo_policy", "enforce_scope") not in settings, item.path
+
+
+def test_legacy_sample_only_warns_about_the_guides_legacy_options(legacy: Topology) -> None:
     # The guide's base file uses sql_connection and rabbit_host, which Heat 27
     # ignores; the topology's database and message_bus replace them.
-    problems = heat_wsgi.validate(sample)
+    problems = heat_wsgi.validate(legacy)
     assert [(p.severity, p.path) for p in problems] == [
         ("warning", "base_config.DEFAULT.sql_connection"),
         ("warning", "base_config.DEFAULT.rabbit_host")]
-    assert problems[0].source is not None and problems[0].source.endswith("topology.sample.yaml:78")
+    line = LEGACY.read_text().splitlines().index("  sql_connection = mysql+pymysql://heat:heat-db-secret@127.0.0.1/heat?charset=utf8") + 1
+    assert problems[0].source is not None and problems[0].source.endswith(f"topology.legacy.yaml:{line}")
     assert "[database] connection" in problems[0].message
     assert "[DEFAULT] transport_url" in problems[1].message
 
@@ -86,18 +120,22 @@ HEAT_OPTS: dict[str, list[cfg.Opt]] = {
 }
 
 
+@pytest.mark.parametrize("which", ["sample", "legacy"])
 @pytest.mark.parametrize("host, address", [("B", "10.0.0.2"), ("C", "10.0.0.3")])
-def test_api_hosts_heat_conf_points_at_a(sample: Topology, tmp_path: Path, host: str, address: str) -> None:
-    body = text(heat_wsgi.render(sample), f"{host}/etc/heat/heat.conf")
+def test_api_hosts_heat_conf_points_at_a(sample: Topology, legacy: Topology, tmp_path: Path,
+                                         host: str, address: str, which: str) -> None:
+    topology = sample if which == "sample" else legacy
+    body = text(heat_wsgi.render(topology), f"{host}/etc/heat/heat.conf")
     path = tmp_path / "heat.conf"
     path.write_text(body)
     conf = read_back(path, HEAT_OPTS)
     assert conf.host == host
     assert conf.database.connection == \
         "mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8"
-    # The guide's legacy options stay only as comments.
     assert conf.sql_connection is None and conf.rabbit_host is None
-    assert "#sql_connection = " in body and "#rabbit_host = localhost" in body
+    if which == "legacy":
+        # The guide's legacy options stay only as comments.
+        assert "#sql_connection = " in body and "#rabbit_host = localhost" in body
     assert conf.transport_url == "rabbit://heat:heat-mq-secret@10.0.0.1:5672/"
     assert conf.num_engine_workers == 1
     assert conf.rpc_response_timeout == 60
@@ -192,7 +230,7 @@ def test_awkward_values_read_back_through_oslo(sample: Topology, tmp_path: Path,
     assert conf.awkward == value
 
 
-@pytest.mark.parametrize("scenario", [SAMPLE, REPO / "tests" / "golden" / "modes" / "topology.yaml"])
+@pytest.mark.parametrize("scenario", [SAMPLE, LEGACY, REPO / "tests" / "golden" / "modes" / "topology.yaml"])
 def test_every_heat_conf_parses_in_oslo_config(scenario: Path, tmp_path: Path) -> None:
     topology = load_topology(scenario)
     confs = [f for f in heat_wsgi.render(topology).values() if f.kind == "heat.conf"]
@@ -248,22 +286,22 @@ def test_legacy_rabbit_options_make_one_transport_url() -> None:
     assert legacy_transport_url({("DEFAULT", "rabbit_host"): "mq"}) == "rabbit://guest:guest@mq:5672/"
 
 
-def test_legacy_options_are_rewritten_for_the_serving_host(sample: Topology) -> None:
-    # The shipped sample keeps the guide's base file: each instance's copy
+def test_legacy_options_are_rewritten_for_the_serving_host(legacy: Topology) -> None:
+    # The legacy sample keeps the guide's base file: each instance's copy
     # gets the current options with A's address, the old ones as comments.
-    files = heat_wsgi.render(sample)
+    files = heat_wsgi.render(legacy)
     body = text(files, "B/etc/heat/heat-rest-server-1.conf")
     assert "\nconnection = mysql+pymysql://heat:heat-db-secret@10.0.0.1/heat?charset=utf8\n" in body
     assert "\ntransport_url = rabbit://heat:heat-mq-secret@10.0.0.1:5672/\n" in body
     assert "\n#sql_connection = " in body and "\n#rabbit_host = localhost\n" in body
 
 
-def test_up_runs_the_guides_sample_on_the_current_options(sample: Topology, tmp_path: Path) -> None:
+def test_up_runs_the_guides_sample_on_the_current_options(legacy: Topology, tmp_path: Path) -> None:
     # `heat-wsgi up` adds no [database] connection of its own: the renderer
     # writes it from the topology's database, whatever the base file says.
     from heat_wsgi.local.localize import localize
 
-    plan = localize(sample, tmp_path / "state", venv=tmp_path)
+    plan = localize(legacy, tmp_path / "state", venv=tmp_path)
     assert not [c for c in plan.topology.heat_conf if (c.section, c.key) == ("database", "connection")]
     confs = [f for f in render_all(plan.topology).values() if f.kind == "heat.conf"]
     assert len(confs) == 2 + 6

@@ -129,7 +129,6 @@ api_paste_config = {paste}
 
 [oslo_policy]
 enforce_new_defaults = False
-enforce_scope = False
 """
 
 def _api_ini(heat_conf: Path) -> str:

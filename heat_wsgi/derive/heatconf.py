@@ -173,9 +173,15 @@ def host_edits(topology: Topology, host: Host, index: Index,
     else:
         # The host's file carries the bind options of its only instance of a
         # service, as the scaling guide's machine B does; each instance's own
-        # copy carries its own (instance_edits).
+        # copy carries its own (instance_edits). With none or several, the
+        # base file's values (the controller's address) would be wrong here.
+        for service, info in SERVICES.items():
+            if info.conf_group is None:
+                continue   # heat-api-cloudwatch left Heat long before 24
+            for name in ("bind_host", "bind_port"):
+                if (info.conf_group, name) in base:
+                    edits[(info.conf_group, name)] = None
         for instance in index.instances_by_host.get(host.name, []):
-            # heat-api-cloudwatch left Heat long before 24: it has no group.
             if (instance.info.conf_group is not None
                     and index.service_count.get((host.name, instance.service), 0) == 1):
                 edits.update(bind_edits(instance, host))

@@ -35,7 +35,6 @@ KEYSTONELESS: tuple[tuple[str, str, str], ...] = (
     ("DEFAULT", "deferred_auth_method", "password"),
     ("paste_deploy", "flavor", "noauth"),
     ("oslo_policy", "enforce_new_defaults", "False"),
-    ("oslo_policy", "enforce_scope", "False"),
 )
 # Forced by `up` only: a throwaway cluster should stop in seconds, not wait
 # the default 60 s for engine threads to finish.

@@ -32,9 +32,9 @@ def _quote_edits(edits: dict[Key, str | None]) -> dict[Key, str | None]:
             for (s, k), v in edits.items()}
 
 
-def _legacy_comments(edits: dict[Key, str | None]) -> tuple[tuple[Key, str], ...]:
+def _legacy_comments(edits: dict[Key, str | None], version: int) -> tuple[tuple[Key, str], ...]:
     """The note above each legacy option the rendered file comments out."""
-    return tuple((key, f"heat_wsgi: Heat 27 does not read [{key[0]}] {key[1]}; "
+    return tuple((key, f"heat_wsgi: Heat {version} does not read [{key[0]}] {key[1]}; "
                        f"[{LEGACY_KEYS[key][0]}] {LEGACY_KEYS[key][1]} carries its value")
                  for key, value in edits.items() if value is None and key in LEGACY_KEYS)
 
@@ -71,7 +71,7 @@ class HostHeatConf:
               host_level: dict[Key, str | None] | None = None) -> HostHeatConf:
         raw = host_edits(topology, host, index, base) if host_level is None else host_level
         quoted = _quote_edits(raw)
-        comments = _legacy_comments(raw)
+        comments = _legacy_comments(raw, topology.heat_version)
         shape = edit_shape(raw)
         text = without_header("#", topology.base_config)
         variants: dict[str | None, _Variant] = {}

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from heat_wsgi.derive.ini import Key, parse_lines
+from heat_wsgi.derive.ini import Key, ParsedIni, parse_lines
 
 __all__ = ["edit_ini", "EditShape", "IniTemplate", "edit_shape", "ini_template"]
 
@@ -142,6 +142,7 @@ def ini_template(text: str, shape: EditShape,
             additions.setdefault(insert_after[section], []).extend(missing[section])
         else:
             new_sections.append(section)
+    drop.update(_emptied_blocks(parsed, replace, drop, additions))
 
     out: list[str | _Slot] = []
     if "DEFAULT" in new_sections:
@@ -172,6 +173,27 @@ def ini_template(text: str, shape: EditShape,
     while out and _blank(out[-1]):
         out.pop()
     return _template(out)
+
+
+def _emptied_blocks(parsed: ParsedIni, replace: Mapping[int, str | _Slot | None],
+                    drop: Collection[int], additions: Mapping[int, object]) -> set[int]:
+    """The lines of each section block whose options the edits all removed.
+
+    Such a block is dropped with its header (Heat 25+ files would otherwise
+    keep an empty ``[heat_api]``), unless a comment or a new option stays in
+    it; a block the base file has empty is the user's and stays.
+    """
+    ends = [index for _, index in parsed.headers[1:]] + [len(parsed.lines)]
+    gone: set[int] = set()
+    for (_, start), end in zip(parsed.headers, ends):
+        entries = [e.start for e in parsed.entries if start < e.start < end]
+        if not entries or any(replace.get(i, "") is not None for i in entries):
+            continue
+        rest = [i for i in range(start + 1, end) if i not in drop and i not in replace]
+        if any(parsed.lines[i].strip() for i in rest) or any(i in additions for i in range(start, end)):
+            continue
+        gone.update(range(start, end))
+    return gone
 
 
 def _blank(line: str | _Slot) -> bool:

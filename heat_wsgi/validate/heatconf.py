@@ -41,7 +41,7 @@ def rule_base_config(ctx: RuleContext) -> None:
 
 
 def rule_legacy_options(ctx: RuleContext) -> None:
-    """Options of the base heat.conf that Heat 27 no longer reads.
+    """Options of the base heat.conf that Heat (23 and later) no longer reads.
 
     ``sql_connection`` left oslo.db for ``[database] connection`` and the
     ``rabbit_*`` broker options left oslo.messaging for ``transport_url``.
@@ -66,11 +66,11 @@ def rule_legacy_options(ctx: RuleContext) -> None:
         if given[modern]:
             source = "the topology's " + where[modern] if (
                 modern not in ctx.base) else "the base heat.conf"
-            message = (f"{old} is not read by Heat 27; {new} from {source} is used instead "
+            message = (f"{old} is not read by Heat {t.heat_version}; {new} from {source} is used instead "
                        f"(the rendered files keep {old} only as a comment)")
             severity: Severity = "warning"
         else:
-            message = (f"{old} is not read by Heat 27, and nothing sets {new}: hosts would "
+            message = (f"{old} is not read by Heat {t.heat_version}, and nothing sets {new}: hosts would "
                        f"use the library default instead; replace it with {new} (or set "
                        f"{where[modern]}); the rendered files carry it over to {new}")
             severity = "error"

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from heat_wsgi.files import DEPLOYMENT_DIRS
-from heat_wsgi.model import ConfOption, Paths
+from heat_wsgi.model import SUPPORTED_HEAT_VERSIONS, ConfOption, Paths
 from heat_wsgi.quoting import NAME_PATTERN, ini_unsafe_reason, unsafe_reason
 from heat_wsgi.validate.context import RuleContext, item_path, valid_address
 
@@ -76,6 +76,10 @@ def rule_names(ctx: RuleContext) -> None:
         ctx.error("name", "must be letters, digits, '_', '.' or '-' (at most 63)", t.name)
     if t.heat_version < 1:
         ctx.error("heat_version", "must be a Heat major version such as 27", t.heat_version)
+    elif t.heat_version not in SUPPORTED_HEAT_VERSIONS:
+        ctx.warning("heat_version", f"is not a release heat_wsgi supports (Heat "
+                    f"{SUPPORTED_HEAT_VERSIONS[0]} to {SUPPORTED_HEAT_VERSIONS[-1]}): the "
+                    "rendered files assume the nearest one", t.heat_version)
     seen: dict[str, int] = {}
     for i, host in enumerate(t.hosts):
         path = f"hosts[{host.name}]"

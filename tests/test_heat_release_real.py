@@ -1,0 +1,146 @@
+"""An older Heat for real: Heat 24 (the last with the [heat_api] bind options)
+in its own cached venv (tests/releasevenv.py), next to the main venv's 27.
+
+* Every heat.conf rendered for a release passes that release's own
+  ``oslo-config-validator`` run from its own generator config; so does the
+  shipped etc/heat/heat.conf.
+* ``heat_wsgi.api`` and ``heat_wsgi.cfn`` from the checkout serve Heat 24
+  under uwsgi from a heat.conf rendered for 24, with a Heat 24 engine:
+  python-heatclient creates and deletes a stack, boto3 lists it.
+
+Servers bind 127.0.0.70 (MariaDB, RabbitMQ with epmd 4377) and 127.0.0.71
+(the two uwsgi instances) only, and are stopped by pid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+import heat_wsgi
+from heat_wsgi.model import (
+    ApiInstance, Database, EngineGroup, Host, MessageBus, Paths, Topology,
+)
+from heat_wsgi.loader import load_topology
+from heat_wsgi.runtime import heat, mariadb, rabbitmq, uwsgi
+from heat_wsgi.runtime.service import Service, stop_all
+from conftest import REPO, SHIPPED_HEAT_CONF, VENV, reachable_dir
+from realstack import create_random_string_stack, heat_client, wait_deleted
+from releasevenv import generator_config, heat_version_of, release_venv
+
+pytestmark = pytest.mark.real
+
+BACKEND = "127.0.0.70"
+FRONT = "127.0.0.71"
+EPMD_PORT = 4377
+
+
+@pytest.fixture(scope="module", params=["27", "24"])
+def release(request: pytest.FixtureRequest) -> tuple[int, Path]:
+    """(major version, venv): the main venv for 27, a cached one for older ones."""
+    series = str(request.param)
+    venv = VENV if series == "27" else release_venv(series)
+    assert heat_version_of(venv).split(".")[0] == series
+    return int(series), venv
+
+
+def validate(venv: Path, conf: Path) -> subprocess.CompletedProcess[str]:
+    gen = generator_config(heat_version_of(venv), venv / "bin" / "pip")
+    return subprocess.run([str(venv / "bin" / "oslo-config-validator"), "--config-file", str(gen),
+                           "--input-file", str(conf)], capture_output=True, text=True, timeout=300)
+
+
+def test_rendered_heat_confs_pass_the_releases_own_validator(release: tuple[int, Path],
+                                                             tmp_path: Path) -> None:
+    version, venv = release
+    shipped = validate(venv, SHIPPED_HEAT_CONF)
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    sample = load_topology(REPO / "etc" / "heat" / "topology.sample.yaml")
+    # Two REST instances on B: its own heat.conf and both copies differ.
+    extra = ApiInstance(name="rest-server-3", service="api", host="B", port=8014)
+    topology = dataclasses.replace(sample, heat_version=version,
+                                   api_instances=sample.api_instances + (extra,))
+    confs = [f for f in heat_wsgi.render(topology).values() if f.kind == "heat.conf"]
+    assert len(confs) == 2 + 7
+    for item in confs:
+        path = tmp_path / f"{item.host}-{Path(item.path).name}"
+        path.write_text(item.text)
+        result = validate(venv, path)
+        assert result.returncode == 0, f"{item.path}: {result.stderr[-2000:]}"
+    # The validator does fail on an option the release does not know.
+    bad = tmp_path / "bad.conf"
+    bad.write_text(SHIPPED_HEAT_CONF.read_text() + "\n[heat_api]\nno_such_option = 1\n")
+    assert validate(venv, bad).returncode != 0
+
+
+def release_topology(state: Path, version: int, venv: Path, db_url: str,
+                     transport_url: str) -> Topology:
+    paths = Paths(config_dir=f"{state}/etc", log_dir=f"{state}/logs", run_dir=f"{state}/run",
+                  state_dir=f"{state}/lib", venv=str(venv))
+    return Topology(
+        name=f"heat-{version}", heat_version=version,
+        hosts=(Host(name="node", address=FRONT, paths=paths),),
+        api_instances=(
+            ApiInstance(name="rest", service="api", host="node", mode="uwsgi", port=8004,
+                        processes=1, threads=2),
+            ApiInstance(name="cfn", service="cfn", host="node", mode="uwsgi", port=8000,
+                        processes=1, threads=1)),
+        engines=(EngineGroup(host="node", processes=1),),
+        database=Database(url=db_url), message_bus=MessageBus(transport_url=transport_url),
+        base_config=SHIPPED_HEAT_CONF.read_text())
+
+
+@pytest.fixture(scope="module")
+def served(release: tuple[int, Path]) -> Iterator[tuple[int, Path]]:
+    version, venv = release
+    state = reachable_dir(f"heat-wsgi-release-{version}-")
+    services: list[Service] = []
+    try:
+        db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
+        services.append(db)
+        mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, epmd_port=EPMD_PORT)
+        services.append(mq)
+        topology = release_topology(state, version, venv, db.url, mq.transport_url)
+        assert [p for p in heat_wsgi.validate(topology) if p.severity == "error"] == []
+        files = heat_wsgi.render(topology)
+        for item in files.values():
+            if item.kind in ("heat.conf", "uwsgi"):
+                path = Path(item.path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(item.text)
+        for sub in ("logs", "run", "lib"):
+            (state / sub).mkdir(exist_ok=True)
+        conf = state / "etc" / "heat.conf"
+        heat.db_sync(venv, conf)
+        services.append(heat.start_engine(venv, conf, state, "heat-engine", host="node",
+                                          database_url=db.url))
+        for name in ("rest", "cfn"):
+            ini = state / "etc" / "uwsgi" / f"{name}.ini"
+            # The one addition: heat_wsgi comes from the checkout, not the venv.
+            ini.write_text(ini.read_text() + f"pythonpath = {REPO}\n")
+            services.append(uwsgi.start_uwsgi(venv, ini, state, f"uwsgi-{name}"))
+        yield version, state
+    finally:
+        stop_all(list(reversed(services)))
+        subprocess.run(["rm", "-rf", "--", str(state)], check=False)
+
+
+def test_the_release_serves_both_apis_and_creates_a_stack(served: tuple[int, Path]) -> None:
+    version, state = served
+    own = (state / "etc" / "heat-rest.conf").read_text()
+    # Heat <= 24 reads the bind options; 25+ has none (and no empty section).
+    assert (f"[heat_api]\nbind_host = {FRONT}\nbind_port = 8004\n" in own) == (version <= 24)
+    assert ("\n[heat_api]\n" in own) == (version <= 24)
+    client = heat_client(f"http://{FRONT}:8004")
+    stack_id, _ = create_random_string_stack(client, f"release-{version}")
+    cfn = boto3.client("cloudformation", endpoint_url=f"http://{FRONT}:8000/v1/",
+                       region_name="RegionOne", aws_access_key_id="x", aws_secret_access_key="y")
+    names = [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]]
+    assert f"release-{version}" in names
+    client.stacks.delete(stack_id)
+    wait_deleted(client, stack_id)
