@@ -1,0 +1,98 @@
+"""Heat API calls for the benchmarks: stack creates to completion, from client threads.
+
+Plain urllib with no proxy and one connection per request (every tier
+closes the connection after each answer anyway), so the client side costs
+every tier the same. ``noauth`` makes the caller admin of the project named
+in ``X-Auth-Project``, which is also the project in the URL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+RANDOM_STRING_TEMPLATE: dict[str, Any] = {
+    "heat_template_version": "2018-08-31",
+    "resources": {"rs": {"type": "OS::Heat::RandomString", "properties": {"length": 16}}},
+    "outputs": {"value": {"value": {"get_attr": ["rs", "value"]}}},
+}
+POLL_INTERVAL = 0.2   # between status reads while a stack is being created
+CREATE_TIMEOUT = 120.0
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class LoadError(Exception):
+    pass
+
+
+def call(method: str, url: str, project: str, body: Any = None,
+         timeout: float = 60.0) -> tuple[int, Any]:
+    """(status, decoded JSON body or None) of one request."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Accept": "application/json",
+        "X-Auth-Project": project})
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            raw = response.read()
+            status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read(), int(exc.code)
+    except OSError as exc:
+        raise LoadError(f"{method} {url}: {exc}") from None
+    try:
+        return status, json.loads(raw) if raw else None
+    except ValueError:
+        return status, None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    name: str
+    stack_id: str
+    seconds: float   # POST to CREATE_COMPLETE seen
+    ok: bool
+    detail: str = ""
+
+
+def create_to_completion(base: str, project: str, name: str) -> Created:
+    """POST one RandomString stack and read its status until it is no longer
+    in progress."""
+    started = time.monotonic()
+    stacks = f"{base}/v1/{project}/stacks"
+    status, answer = call("POST", stacks, project,
+                          {"stack_name": name, "template": RANDOM_STRING_TEMPLATE})
+    if status != 201 or not isinstance(answer, dict) or "stack" not in answer:
+        return Created(name, "", time.monotonic() - started, False,
+                       f"POST answered {status}: {str(answer)[:200]}")
+    stack_id = str(answer["stack"]["id"])
+    url = f"{stacks}/{name}/{stack_id}"
+    while time.monotonic() - started < CREATE_TIMEOUT:
+        time.sleep(POLL_INTERVAL)
+        status, answer = call("GET", url, project)
+        if status != 200 or not isinstance(answer, dict):
+            return Created(name, stack_id, time.monotonic() - started, False,
+                           f"GET answered {status}")
+        state = str(answer["stack"]["stack_status"])
+        if state != "CREATE_IN_PROGRESS":
+            return Created(name, stack_id, time.monotonic() - started,
+                           state == "CREATE_COMPLETE", state)
+    return Created(name, stack_id, time.monotonic() - started, False, "timed out")
+
+
+def create_many(base: str, project: str, names: list[str], concurrency: int) -> list[Created]:
+    """Create ``names``, ``concurrency`` at a time, each to completion."""
+    def one(name: str) -> Created:
+        try:
+            return create_to_completion(base, project, name)
+        except LoadError as exc:
+            return Created(name, "", 0.0, False, str(exc))
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(one, names))
