@@ -86,6 +86,42 @@ def create_to_completion(base: str, project: str, name: str) -> Created:
     return Created(name, stack_id, time.monotonic() - started, False, "timed out")
 
 
+def delete_to_completion(base: str, project: str, stack: Created) -> str | None:
+    """DELETE one stack and read it back until it is gone; None when it
+    went, else what went wrong."""
+    url = f"{base}/v1/{project}/stacks/{stack.name}/{stack.stack_id}"
+    status, answer = call("DELETE", url, project)
+    if status not in (204, 404):
+        return f"DELETE {stack.name} answered {status}: {str(answer)[:200]}"
+    started = time.monotonic()
+    while time.monotonic() - started < CREATE_TIMEOUT:
+        status, answer = call("GET", url, project)
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(answer, dict):
+            return f"GET {stack.name} answered {status}"
+        state = str(answer["stack"]["stack_status"])
+        if state == "DELETE_COMPLETE":
+            return None
+        if state == "DELETE_FAILED":
+            return f"{stack.name}: {state}"
+        time.sleep(POLL_INTERVAL)
+    return f"{stack.name}: not deleted in {CREATE_TIMEOUT:g}s"
+
+
+def delete_many(base: str, project: str, stacks: list[Created], concurrency: int) -> list[str]:
+    """Delete ``stacks`` (those that were created), each to completion;
+    return what went wrong."""
+    def one(stack: Created) -> str | None:
+        try:
+            return delete_to_completion(base, project, stack)
+        except LoadError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return [e for e in pool.map(one, [s for s in stacks if s.stack_id]) if e]
+
+
 def create_many(base: str, project: str, names: list[str], concurrency: int) -> list[Created]:
     """Create ``names``, ``concurrency`` at a time, each to completion."""
     def one(name: str) -> Created:

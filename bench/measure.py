@@ -134,7 +134,8 @@ def ab(url: str, seconds: int = 0, requests: int = 0, concurrency: int = 8, *,
         match = re.search(rf"^{label}:\s+([\d.]+)", done.stdout, re.M)
         if match is None:
             raise BenchError(f"ab on {url}: no {label!r} in its output "
-                             f"(status {done.returncode}): {done.stderr.strip()[-300:]}")
+                             f"(status {done.returncode}): {done.stderr.strip()[-300:]} "
+                             f"{done.stdout.strip()[-300:]}")
         return match.group(1)
 
     completed = int(number("Complete requests"))

@@ -65,6 +65,8 @@ def summarise(tier: Tier, results: Results) -> TierSummary:
     kinds = {}
     for kind in KINDS:
         mine = [b for b in results.bursts if b.tier == tier.key and b.kind == kind]
+        if not mine:
+            continue  # not asked for (--kinds)
         latencies = [t for b in mine for t in b.latencies_ms]
         completed = sum(b.completed for b in mine)
         kinds[kind] = KindSummary(
@@ -103,7 +105,8 @@ class Report:
         return float(value(self.summary[tier.key]) / value(self.summary[best.key]))
 
     def verdicts(self) -> list[Verdict]:
-        if self.ours is None or self.reference == self.tiers:
+        if self.ours is None or self.reference == self.tiers \
+                or tuple(self.settings["kinds"]) != KINDS:
             return []
         ours = self.summary[self.ours.key]
         out = []
@@ -145,7 +148,7 @@ class Report:
         head = (f"{'call':<19} {'tier':<{width}} |{'req/s':>8} {'x':>5} |{'p50 ms':>8} "
                 f"{'x':>5} |{'p99 ms':>8} {'x':>5} |{'CPU ms':>7} {'x':>5}")
         rows = [head, "-" * len(head)]
-        for kind in KINDS:
+        for kind in self.settings["kinds"]:
             for number, tier in enumerate(self.tiers):
                 s = self.summary[tier.key].kinds[kind]
                 rows.append(
@@ -183,8 +186,9 @@ class Report:
         failed = sum(k.failed for s in self.summary.values() for k in s.kinds.values())
         if failed:
             rows.append(f"WARNING: {failed} calls failed")
-        rows.append("sources: " + "; ".join(f"{t.label}: {', '.join(t.sources)}"
-                                            for t in self.tiers if not t.heat_wsgi))
+        sources = [f"{t.label}: {', '.join(t.sources)}" for t in self.tiers if not t.heat_wsgi]
+        if sources:
+            rows.append("sources: " + "; ".join(sources))
         verdicts = self.verdicts()
         if verdicts:
             rows.append("")

@@ -18,7 +18,8 @@ the cores this process may use, and every tier runs on those cores.
    one stack (ApacheBench, one C process, fixed concurrency, every
    request's latency kept), then RandomString stack creates to completion
    (client threads at the same concurrency, POST to CREATE_COMPLETE read
-   back). The tier's CPU (master + children) over each burst gives the CPU
+   back; then deleted, untimed: noauth makes every caller an admin, whose
+   list shows every project's stacks). The tier's CPU (master + children) over each burst gives the CPU
    per request; its total PSS is read after the last round.
 2. Cold start, one tier at a time, ``--starts`` times, rotating: spawn of
    the uwsgi master to the first 200 on the stack list, then the PSS once
@@ -56,7 +57,7 @@ import heat_load  # noqa: E402  (bench/, next to this file)
 import measure  # noqa: E402
 import peer_report  # noqa: E402
 from measure import BenchError, terminate_as_interrupt, tree_cpu_s, wait_first_200  # noqa: E402
-from peer_report import Burst, Results, Start  # noqa: E402
+from peer_report import KINDS, Burst, Results, Start  # noqa: E402
 from peer_tiers import Tier, Where, heat_wsgi_tier, peer_tiers, ports  # noqa: E402
 
 VENV = Path(sys.prefix)
@@ -67,7 +68,6 @@ TIER_ADDRESSES = tuple(f"127.0.0.{n}" for n in range(61, 70))
 ENGINE_HOST = "bench-peers-engine"
 CONCURRENCY = 8
 ADMIN = "admin"          # the project the listed stacks live in
-KINDS = ("list", "show", "create")
 Log = Callable[[str], None]
 
 
@@ -80,11 +80,12 @@ class Settings:
     starts: int              # cold starts per tier
     engine_workers: int
     concurrency: int = CONCURRENCY
+    kinds: tuple[str, ...] = KINDS
 
 
 QUICK = Settings(stacks=10, rounds=1, burst_seconds=1, creates_per_client=1, starts=1,
                  engine_workers=2)
-FULL = Settings(stacks=50, rounds=5, burst_seconds=3, creates_per_client=2, starts=3,
+FULL = Settings(stacks=50, rounds=5, burst_seconds=4, creates_per_client=2, starts=3,
                 engine_workers=2)
 
 
@@ -200,17 +201,22 @@ def ab_burst(tier: Tier, proc: Proc, kind: str, url: str, number: int,
 
 
 def create_burst(tier: Tier, proc: Proc, number: int, settings: Settings) -> Burst:
-    # A project per round keeps every project under Heat's max_stacks_per_tenant.
-    project = f"bench-creates-{number}"
+    project = "bench-creates"
     names = [f"c{number}-{tier.key}-{i}"
              for i in range(settings.concurrency * settings.creates_per_client)]
     cpu = tree_cpu_s(proc.pid)
     started = time.monotonic()
     created = heat_load.create_many(tier.base_url, project, names, settings.concurrency)
     elapsed = time.monotonic() - started
+    cpu = tree_cpu_s(proc.pid) - cpu
+    # noauth callers are admins, and an admin's stack list shows every
+    # project's stacks: without this the list would grow round after round.
+    errors = heat_load.delete_many(tier.base_url, project, created, settings.concurrency)
+    if errors:
+        raise BenchError(f"{tier.key}: {len(errors)} created stacks not deleted: {errors[0]}")
     ok = [c for c in created if c.ok]
     return Burst(tier.key, "create", number, len(ok) / elapsed, len(ok), len(created) - len(ok),
-                 tree_cpu_s(proc.pid) - cpu, tuple(c.seconds * 1000 for c in ok))
+                 cpu, tuple(c.seconds * 1000 for c in ok))
 
 
 def seed_stacks(tier: Tier, count: int, concurrency: int, log: Log) -> str:
@@ -242,7 +248,7 @@ def throughput(tiers: Sequence[Tier], where: Where, settings: Settings, results:
             warm_up(tier, show.replace(tiers[0].base_url, tier.base_url))
         for number in range(settings.rounds):
             log(f"throughput: round {number + 1}/{settings.rounds}")
-            for kind in KINDS:
+            for kind in settings.kinds:
                 for tier in rotated(tiers, number):
                     proc = procs[tier.key]
                     if kind == "create":
@@ -255,6 +261,10 @@ def throughput(tiers: Sequence[Tier], where: Where, settings: Settings, results:
         for tier in tiers:
             results.pss_loaded_mb[tier.key] = measure.tree_pss_mb(procs[tier.key].pid,
                                                                  tier.children)
+        listed = heat_load.call("GET", list_url(tiers[0]), ADMIN)[1]
+        if not isinstance(listed, dict) or len(listed["stacks"]) != settings.stacks:
+            raise BenchError(f"the list no longer holds {settings.stacks} stacks: "
+                             f"{str(listed)[:200]}")
     finally:
         for proc in procs.values():
             stop(proc)
@@ -338,6 +348,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, help="cold starts per tier")
     parser.add_argument("--engine-workers", type=int, help="num_engine_workers (default 2)")
     parser.add_argument("--concurrency", type=int, help=f"clients (default {CONCURRENCY})")
+    parser.add_argument("--kinds", help="comma-separated subset of " + ",".join(KINDS))
     parser.add_argument("--variants", default="",
                         help="extra heat_wsgi tiers, comma-separated PxT[/LISTEN], e.g. 2x4,4x2")
     parser.add_argument("--no-peers", action="store_true",
@@ -351,6 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("rounds", "starts", "engine_workers", "concurrency"):
         if getattr(args, name):
             settings = replace(settings, **{name: getattr(args, name)})
+    if args.kinds:
+        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+        if not kinds or set(kinds) - set(KINDS):
+            print(f"bench: --kinds takes some of {','.join(KINDS)}, got {args.kinds!r}",
+                  file=sys.stderr)
+            return 2
+        settings = replace(settings, kinds=kinds)
     variants = [parse_variant(v) for v in args.variants.split(",") if v.strip()]
     if not UWSGI.is_file():
         print(f"bench: {UWSGI} not found (pip install 'heat_wsgi[heat]')", file=sys.stderr)

@@ -55,7 +55,7 @@ def test_peers_quick_run_reports_every_tier_call_and_target() -> None:
     """bench/peers.py --quick: the real back end, four tiers, every call kind
     served without a failure, every figure and every target reported."""
     done = subprocess.run([sys.executable, str(PEERS), "--quick", "--json"],
-                          capture_output=True, text=True, timeout=240, check=False)
+                          capture_output=True, text=True, timeout=420, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
 
