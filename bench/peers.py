@@ -348,6 +348,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, help="cold starts per tier")
     parser.add_argument("--engine-workers", type=int, help="num_engine_workers (default 2)")
     parser.add_argument("--concurrency", type=int, help=f"clients (default {CONCURRENCY})")
+    parser.add_argument("--burst-seconds", type=int, help="seconds per list/show burst")
     parser.add_argument("--kinds", help="comma-separated subset of " + ",".join(KINDS))
     parser.add_argument("--variants", default="",
                         help="extra heat_wsgi tiers, comma-separated PxT[/LISTEN], e.g. 2x4,4x2")
@@ -359,7 +360,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    for name in ("rounds", "starts", "engine_workers", "concurrency"):
+    for name in ("rounds", "starts", "engine_workers", "concurrency", "burst_seconds"):
         if getattr(args, name):
             settings = replace(settings, **{name: getattr(args, name)})
     if args.kinds:
