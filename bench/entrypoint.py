@@ -358,8 +358,8 @@ def verdicts(s: dict[str, dict[str, float]], bursts: dict[str, list[Burst]]) -> 
                       f"median {hw['rps_root']:,.0f} vs {heat_lazy['rps_root']:,.0f} req/s; "
                       f"CPU per request {hw['cpu_us_root']:,.0f} vs "
                       f"{heat_lazy['cpu_us_root']:,.0f} us; vs Heat preloaded {vs_pre:.2f}x"),
-        rate_verdict("/healthcheck >= 0.5x the bare app",
-                      paired_ratios(bursts, "hw-pre", "bare", "/healthcheck"), 0.5,
+        rate_verdict("/healthcheck >= 0.9x the bare app",
+                      paired_ratios(bursts, "hw-pre", "bare", "/healthcheck"), 0.9,
                       f"median {hw['rps_healthcheck']:,.0f} vs {bare['rps_healthcheck']:,.0f} "
                       f"req/s; CPU per request {hw['cpu_us_healthcheck']:,.0f} vs "
                       f"{bare['cpu_us_healthcheck']:,.0f} us"),
