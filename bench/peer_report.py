@@ -26,6 +26,7 @@ class Burst:
     completed: int
     failed: int
     cpu_s: float           # the tier's CPU (master + children) during the burst
+    calls: int             # HTTP requests the tier answered (creates: POST + status reads)
     latencies_ms: tuple[float, ...] = field(repr=False)
 
 
@@ -49,7 +50,7 @@ class KindSummary:
     rps: float
     p50_ms: float
     p99_ms: float
-    cpu_ms: float          # per call
+    cpu_ms: float          # per HTTP request
     failed: int
 
 
@@ -68,12 +69,12 @@ def summarise(tier: Tier, results: Results) -> TierSummary:
         if not mine:
             continue  # not asked for (--kinds)
         latencies = [t for b in mine for t in b.latencies_ms]
-        completed = sum(b.completed for b in mine)
+        calls = sum(b.calls for b in mine)
         kinds[kind] = KindSummary(
             rps=median([b.rps for b in mine]),
             p50_ms=percentile(latencies, 0.50) if latencies else float("nan"),
             p99_ms=percentile(latencies, 0.99) if latencies else float("nan"),
-            cpu_ms=sum(b.cpu_s for b in mine) / completed * 1000 if completed else float("nan"),
+            cpu_ms=sum(b.cpu_s for b in mine) / calls * 1000 if calls else float("nan"),
             failed=sum(b.failed for b in mine))
     starts = [s for s in results.starts if s.tier == tier.key]
     pss = max([results.pss_loaded_mb.get(tier.key, 0.0)] + [median([s.pss_mb for s in starts])])
@@ -177,7 +178,8 @@ class Report:
             f"list/show, {st['concurrency'] * st['creates_per_client']} creates per round; "
             f"concurrency {st['concurrency']}; {st['stacks']} stacks listed.",
             "p50/p99: over every call of every round (creates: POST to CREATE_COMPLETE read "
-            "back). CPU ms: the tier's CPU (master + children) per call.",
+            "back, status read every 0.25 s). CPU ms: the tier's CPU (master + children) per "
+            "HTTP request (creates: the POST and the status reads).",
             f"PSS: master + children, the larger of after-the-rounds and after-start "
             f"(median of {st['starts']}); cold start: spawn -> first 200 on the stack list.",
             f"{os.cpu_count()} CPUs, {st['engine_workers']} engine workers, load average "

@@ -85,7 +85,7 @@ class Settings:
 
 QUICK = Settings(stacks=10, rounds=1, burst_seconds=1, creates_per_client=1, starts=1,
                  engine_workers=2)
-FULL = Settings(stacks=50, rounds=5, burst_seconds=4, creates_per_client=2, starts=3,
+FULL = Settings(stacks=50, rounds=4, burst_seconds=4, creates_per_client=2, starts=3,
                 engine_workers=2)
 
 
@@ -179,9 +179,14 @@ def wait_apps_ready(tier: Tier, proc: Proc, offset: int) -> None:
         time.sleep(0.1)
 
 
+def warm_up_calls(tier: Tier) -> int:
+    # ab refuses fewer requests than its concurrency.
+    return max(4 * tier.children, CONCURRENCY)
+
+
 def warm_up(tier: Tier, show: str) -> None:
     for url in (list_url(tier), show):
-        run = measure.ab(url, requests=10 * tier.children, concurrency=CONCURRENCY,
+        run = measure.ab(url, requests=warm_up_calls(tier), concurrency=CONCURRENCY,
                          socket_timeout=60, non_2xx_fail=True)
         if run.failed:
             raise BenchError(f"{tier.key}: {run.failed} of the warm-up requests to {url} failed")
@@ -197,7 +202,8 @@ def ab_burst(tier: Tier, proc: Proc, kind: str, url: str, number: int,
     if run.completed == 0:
         raise BenchError(f"{tier.key}: no {kind} request completed")
     return Burst(tier.key, kind, number, run.rps, run.completed, run.failed,
-                 tree_cpu_s(proc.pid) - cpu, tuple(float(t) for t in run.latencies_ms))
+                 tree_cpu_s(proc.pid) - cpu, run.completed + run.failed,
+                 tuple(float(t) for t in run.latencies_ms))
 
 
 def create_burst(tier: Tier, proc: Proc, number: int, settings: Settings) -> Burst:
@@ -216,7 +222,7 @@ def create_burst(tier: Tier, proc: Proc, number: int, settings: Settings) -> Bur
         raise BenchError(f"{tier.key}: {len(errors)} created stacks not deleted: {errors[0]}")
     ok = [c for c in created if c.ok]
     return Burst(tier.key, "create", number, len(ok) / elapsed, len(ok), len(created) - len(ok),
-                 cpu, tuple(c.seconds * 1000 for c in ok))
+                 cpu, sum(c.calls for c in created), tuple(c.seconds * 1000 for c in ok))
 
 
 def seed_stacks(tier: Tier, count: int, concurrency: int, log: Log) -> str:
@@ -281,7 +287,7 @@ def cold_starts(tiers: Sequence[Tier], where: Where, settings: Settings, results
                 cold = wait_first_200(list_url(tier), proc, started)
                 cpu = tree_cpu_s(proc.pid)
                 wait_apps_ready(tier, proc, offset)
-                run = measure.ab(list_url(tier), requests=10 * tier.children,
+                run = measure.ab(list_url(tier), requests=warm_up_calls(tier),
                                  concurrency=CONCURRENCY, socket_timeout=60,
                                  non_2xx_fail=True)
                 if run.failed:
@@ -344,6 +350,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="10 stacks, one short round, one start: a smoke run, not a "
                              "measurement")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--save", metavar="FILE", help="also write the JSON report to FILE")
     parser.add_argument("--rounds", type=int, help="throughput rounds")
     parser.add_argument("--starts", type=int, help="cold starts per tier")
     parser.add_argument("--engine-workers", type=int, help="num_engine_workers (default 2)")
@@ -389,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted; every server started was stopped", file=sys.stderr)
         return 130
     report = peer_report.Report(tiers, results, asdict(settings), time.monotonic() - began)
+    if args.save:
+        Path(args.save).write_text(json.dumps(report.to_json(), indent=2) + "\n")
     print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
     return 0
 
