@@ -1,8 +1,8 @@
-"""bench/entrypoint.py runs end to end and reports every figure.
+"""bench/entrypoint.py and bench/peers.py run end to end and report every figure.
 
 Only that it works: a short run on a shared machine says nothing about
 speed, so no figure is compared with a target here. The targets are the
-benchmark's business (``python bench/entrypoint.py``).
+benchmarks' business (``python bench/entrypoint.py``, ``bench/peers.py``).
 """
 
 from __future__ import annotations
@@ -42,5 +42,40 @@ def test_quick_run_reports_every_target_and_target_check() -> None:
     verdicts = report["verdicts"]
     assert len(verdicts) == 4
     for verdict in verdicts:
+        assert verdict["ratio"] > 0
+        assert verdict["status"].split()[0] in ("PASS", "MISS")
+
+
+PEERS = REPO / "bench" / "peers.py"
+PEER_TIERS = {"heat_wsgi", "kolla", "osa", "helm"}
+KIND_FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms")
+
+
+def test_peers_quick_run_reports_every_tier_call_and_target() -> None:
+    """bench/peers.py --quick: the real back end, four tiers, every call kind
+    served without a failure, every figure and every target reported."""
+    done = subprocess.run([sys.executable, str(PEERS), "--quick", "--json"],
+                          capture_output=True, text=True, timeout=420, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+
+    assert set(report["tiers"]) == PEER_TIERS
+    for key, tier in report["tiers"].items():
+        for kind in ("list", "show", "create"):
+            figures = tier["kinds"][kind]
+            for name in KIND_FIGURES:
+                assert figures[name] > 0, f"{key} {kind}: {name} = {figures[name]}"
+            assert figures["failed"] == 0, f"{key} {kind}"
+        assert tier["pss_mb"] > 0 and tier["cold_start_s"] > 0, key
+        assert "[uwsgi]" in tier["ini"]
+        if key != "heat_wsgi":
+            assert tier["sources"], key
+    assert report["tiers"]["heat_wsgi"]["heat_wsgi"] is True
+    assert len(report["bursts"]) == 3 * len(PEER_TIERS) * report["settings"]["rounds"]
+    assert len(report["starts"]) == len(PEER_TIERS) * report["settings"]["starts"]
+
+    names = [v["name"] for v in report["verdicts"]]
+    assert len(names) == 7, names
+    for verdict in report["verdicts"]:
         assert verdict["ratio"] > 0
         assert verdict["status"].split()[0] in ("PASS", "MISS")
