@@ -18,9 +18,9 @@ from heat_wsgi.quoting import shell_env
 from heat_wsgi.derive import Index
 from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
-from heat_wsgi.derive.addresses import format_host, is_loopback, split_hostport
+from heat_wsgi.derive.addresses import format_host, split_hostport
 from heat_wsgi.render.common import header
-from heat_wsgi.render.hostdirs import runs_heat
+from heat_wsgi.render.hostdirs import listen_addresses
 
 __all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
            "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
@@ -52,10 +52,7 @@ def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
         return None
     host = index.hosts[bus.host]
     port = accounts[0].port
-    listen = [host.address]
-    if runs_heat(index, host.name) and any(is_loopback(a.host) for a in accounts) \
-            and not is_loopback(host.address):
-        listen.append("127.0.0.1")
+    listen = listen_addresses(index, host, (a.host for a in accounts))
     # rabbitmq.conf (cuttlefish) values run to the end of the line; addresses
     # and ports are validated, so they are written as they are.
     conf = header("#", topology, f"RabbitMQ listener for Heat on {host.name!r}")
