@@ -10,10 +10,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from heat_wsgi.local.keystone import KeystoneAccounts
 from heat_wsgi.runtime import keystone
+
+T = TypeVar("T")
 
 __all__ = ["demo_stack", "cfn_client", "AUTOSCALING_TEMPLATE", "ScalingGroup",
            "autoscaling_demo"]
@@ -85,15 +87,25 @@ ALARM = {"Namespace": "HeatWsgi/Demo", "MetricName": "Load", "Statistic": "Maxim
          "ComparisonOperator": "GreaterThanThreshold"}
 
 
-def _wait(probe: Callable[[], Any], timeout: float, what: str) -> Any:
+class WaitTimeout(TimeoutError):
+    """What :func:`wait_until` waited for did not come; ``last`` is the probe's last answer."""
+
+    def __init__(self, what: str, timeout: float, last: object) -> None:
+        super().__init__(f"{what}: not within {timeout:g}s")
+        self.last = last
+
+
+def wait_until(probe: Callable[[], T], timeout: float, what: str, *,
+               interval: float = 0.5) -> T:
+    """Call ``probe`` until it returns something true and return that; else :class:`WaitTimeout`."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g}s")
-        time.sleep(0.5)
+            raise WaitTimeout(what, timeout, value)
+        time.sleep(interval)
 
 
 @dataclass
@@ -117,8 +129,8 @@ class ScalingGroup:
         return not metadata.get("scaling_in_progress", False)
 
     def wait_size(self, wanted: int, timeout: float = 120.0) -> int:
-        _wait(lambda: self.size() == wanted and self.settled(), timeout,
-              f"the group at size {wanted}, settled")
+        wait_until(lambda: self.size() == wanted and self.settled(), timeout,
+                   f"the group at size {wanted}, settled")
         return self.size()
 
     def put_load(self, alarm: str, value: float) -> None:
@@ -154,7 +166,8 @@ def scaling_group(accounts: KeystoneAccounts, *, api: str, cloudwatch: str, data
         stack_id = hc.stacks.get(name).id
     except heat_exc.HTTPNotFound:
         stack_id = hc.stacks.create(stack_name=name, template=AUTOSCALING_TEMPLATE)["stack"]["id"]
-    stack = _wait(lambda: (lambda s: None if s.stack_status.endswith("IN_PROGRESS") else s)(
+    # The probe answers None until the stack settles, so what comes back is a stack.
+    stack: Any = wait_until(lambda: (lambda s: None if s.stack_status.endswith("IN_PROGRESS") else s)(
         hc.stacks.get(stack_id)), timeout, f"stack {name} settles")
     if stack.stack_status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise RuntimeError(f"stack {name}: {stack.stack_status}: {stack.stack_status_reason}")

@@ -23,6 +23,8 @@ from typing import TypeVar
 
 import pytest
 
+from heat_wsgi import demo
+
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,14 +99,10 @@ def state_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
 def wait_until(probe: Callable[[], T], timeout: float, what: str, *,
                interval: float = 0.2) -> T:
     """Call ``probe`` until it returns something true and return that; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:g}s (last: {value!r})")
-        time.sleep(interval)
+    try:
+        return demo.wait_until(probe, timeout, what, interval=interval)
+    except demo.WaitTimeout as timeout_error:
+        raise AssertionError(f"{timeout_error} (last: {timeout_error.last!r})") from None
 
 
 def holds_for(probe: Callable[[], object], seconds: float, what: str, *,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -36,6 +36,7 @@ CLIENTS = Path(__file__).with_name("lab_clients.py")
 OPENSTACK = Path(sys.prefix) / "bin" / "openstack"
 PROXY = "198.18.0.1"
 D_ADDRESS = "198.18.0.4"
+T = TypeVar("T")
 
 
 @contextmanager
@@ -44,6 +45,20 @@ def load(deployment: Deployment, tmp: Path, **kwargs: Any) -> Iterator[Callable[
     with client_load(deployment.lab.control_popen, f"http://{PROXY}:8004/v1/admin", tmp,
                      **kwargs) as clock:
         yield clock
+
+
+def under_load(deployment: Deployment, tmp: Path, title: str, event: Callable[[], T], *,
+               linger: float = 0.0, **kwargs: Any) -> tuple[T, LoadRun]:
+    """Run ``event`` while :func:`load` runs (and ``linger`` seconds after it), then read the
+    load's summary and print its line under ``title``."""
+    with load(deployment, tmp, **kwargs) as clock:
+        started = clock()
+        outcome = event()
+        ended = clock()
+        time.sleep(linger)
+    run = LoadRun(read_summary(tmp), started, ended)
+    print(run.line(title), file=sys.stderr)
+    return outcome, run
 
 
 def unit_starts(deployment: Deployment, host: str) -> dict[str, str]:
@@ -171,13 +186,11 @@ def test_drift_check_shows_a_hand_edit_and_a_normal_run_restores_it(
 def test_rolling_restart_under_load_fails_no_request(deployment: Deployment,
                                                      tmp_path: Path) -> None:
     before = {host: unit_starts(deployment, host) for host in ("b", "c")}
-    with load(deployment, tmp_path, readers=4, creators=2) as clock:
-        started = clock()
-        result = deployment.playbook("rolling-restart.yml", label="rolling restart")
-        ended = clock()
+    result, run = under_load(
+        deployment, tmp_path, "rolling restart under load",
+        lambda: deployment.playbook("rolling-restart.yml", label="rolling restart"),
+        readers=4, creators=2)
     deployment.require(result, "rolling-restart.yml")
-    run = LoadRun(read_summary(tmp_path), started, ended)
-    print(run.line("rolling restart under load"), file=sys.stderr)
     for failure in run.summary["failures"][:10]:
         print(f"  failure: {failure}", file=sys.stderr)
     after = {host: unit_starts(deployment, host) for host in ("b", "c")}
@@ -203,13 +216,11 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     deployment.render(dataclasses.replace(
         topology, hosts=topology.hosts + (d,), api_instances=topology.api_instances + instances,
         engines=topology.engines + (EngineGroup(host="d", processes=1),)))
-    with load(deployment, tmp_path, readers=4, creators=1) as clock:
-        started = clock()
-        result = deployment.playbook("site.yml", label="site.yml with d")
-        ended = clock()
+    result, run = under_load(
+        deployment, tmp_path, "adding machine d",
+        lambda: deployment.playbook("site.yml", label="site.yml with d"),
+        readers=4, creators=1)
     deployment.require(result, "site.yml with d")
-    run = LoadRun(read_summary(tmp_path), started, ended)
-    print(run.line("adding machine d"), file=sys.stderr)
     assert run.summary["failed"] == 0, run.summary["failures"][:10]
     assert set(run.summary["stacks"].values()) <= {"CREATE_COMPLETE"}
     # d's servers are up in every backend, and the proxy has sent d requests.
@@ -228,13 +239,10 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
 def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
         deployment: Deployment, tmp_path: Path) -> None:
     window = 3.0   # proxy.health_check.down_within of the lab topology
-    with load(deployment, tmp_path, readers=4, creators=1, settle=200) as clock:
-        started = clock()
-        deployment.lab.power_off("c", abrupt=True)
-        ended = clock()
-        time.sleep(20)
-    run = LoadRun(read_summary(tmp_path), started, ended)
-    print(run.line("losing machine c"), file=sys.stderr)
+    _, run = under_load(deployment, tmp_path, "losing machine c",
+                        lambda: deployment.lab.power_off("c", abrupt=True),
+                        linger=20, readers=4, creators=1, settle=200)
+    ended = run.event_ended
     reads = [f for f in run.summary["failures"] if f["what"] == "read"]
     late = [f for f in reads if f["at"] > ended + window]
     print(f"  read failures: {len(reads)}, after the {window:g}s window: {len(late)}; "

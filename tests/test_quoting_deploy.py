@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,15 +47,28 @@ def test_yaml_str_keeps_yaml_words_and_indicators_strings(value: str) -> None:
     assert yaml.load(f"k: {yaml_str(value)}\n", Loader=_Loader)["k"] == value
 
 
-def test_yaml_str_examples() -> None:
-    assert yaml_str("/etc/heat/heat.conf") == "/etc/heat/heat.conf"
-    assert yaml_str("10.0.0.1") == '"10.0.0.1"'
-    assert yaml_str("{{ x }}") == '!unsafe "{{ x }}"'
-    assert yaml_str("100%") == '!unsafe "100%"'
+@pytest.mark.parametrize(("quote", "value", "expected"), [
+    (yaml_str, "/etc/heat/heat.conf", "/etc/heat/heat.conf"),
+    (yaml_str, "10.0.0.1", '"10.0.0.1"'),
+    (yaml_str, "{{ x }}", '!unsafe "{{ x }}"'),
+    (yaml_str, "100%", '!unsafe "100%"'),
+    (sql_string, "it's", "'it''s'"),
+    (sql_string, "a\\b", "'a\\\\b'"),
+    (sql_identifier, "he`at", "`he``at`"),
+])
+def test_quoting_examples(quote: Callable[[str], str], value: str, expected: str) -> None:
+    assert quote(value) == expected
+
+
+@pytest.mark.parametrize(("quote", "value"), [
+    (yaml_str, "a\nb"),
+    (yaml_key, "{{ x }}"),
+    (sql_identifier, ""),
+    (sql_string, "a\x00b"),
+])
+def test_quoting_refuses(quote: Callable[[str], str], value: str) -> None:
     with pytest.raises(UnsafeValue):
-        yaml_str("a\nb")
-    with pytest.raises(UnsafeValue):
-        yaml_key("{{ x }}")
+        quote(value)
 
 
 @pytest.mark.skipif(shutil.which("my_print_defaults") is None, reason="needs MariaDB's client")
@@ -74,16 +88,6 @@ def test_shell_env_reads_back_through_sh(value: str) -> None:
     out = subprocess.run(["sh", "-c", f"X={shell_env(value)}; printf %s \"$X\""],
                          capture_output=True, text=True, check=True).stdout
     assert out == value
-
-
-def test_sql_quoting_examples() -> None:
-    assert sql_string("it's") == "'it''s'"
-    assert sql_string("a\\b") == "'a\\\\b'"
-    assert sql_identifier("he`at") == "`he``at`"
-    with pytest.raises(UnsafeValue):
-        sql_identifier("")
-    with pytest.raises(UnsafeValue):
-        sql_string("a\x00b")
 
 
 def test_tmpfiles_field_doubles_specifiers_and_refuses_spaces() -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from heat_wsgi import cluster, rolling
+from heat_wsgi.commands import state_dir_and_handler
 from heat_wsgi.demo import autoscaling_demo, demo_stack, scaling_group
 from heat_wsgi.local.keystone import client_help
 from heat_wsgi.diagram import render_text_diagram
@@ -46,12 +47,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     restart.add_argument("services", nargs="*", metavar="SERVICE")
     restart.add_argument("--rolling", action="store_true",
                          help="every API instance, then every heat-engine, one at a time")
-    restart.add_argument("--state-dir", type=Path, help=state_help)
-    restart.set_defaults(func=cmd_restart)
+    state_dir_and_handler(restart, state_help, cmd_restart)
 
     status = subparsers.add_parser("status", help="pid, address and health of each service")
-    status.add_argument("--state-dir", type=Path, help=state_help)
-    status.set_defaults(func=cmd_status)
+    state_dir_and_handler(status, state_help, cmd_status)
 
     down = subparsers.add_parser("down", help="stop exactly what `up` started, by pid")
     down.add_argument("--state-dir", type=Path, help=state_help)
@@ -63,8 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     logs.add_argument("service", nargs="?", metavar="SERVICE",
                       help="service name as `status` shows it (a part of it is enough)")
     logs.add_argument("-n", "--lines", type=int, default=40, help="lines to show (default 40)")
-    logs.add_argument("--state-dir", type=Path, help=state_help)
-    logs.set_defaults(func=cmd_logs)
+    state_dir_and_handler(logs, state_help, cmd_logs)
 
 
 def _progress(line: str) -> None:

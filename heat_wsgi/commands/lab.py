@@ -6,6 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
+from heat_wsgi.commands import state_dir_and_handler
 from heat_wsgi.lab import lab as lab_api
 from heat_wsgi.lab import state as state_file
 from heat_wsgi.lab.spec import DEFAULT_MACHINES, DEFAULT_PREFIX
@@ -36,19 +37,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     up.add_argument("--prefix", default=DEFAULT_PREFIX,
                     help=f"prefix of every namespace and mount name (default {DEFAULT_PREFIX})")
     up.add_argument("--boot-timeout", type=float, default=60.0, metavar="SECONDS")
-    up.add_argument("--state-dir", type=Path, help=state_help)
-    up.set_defaults(func=cmd_up)
+    state_dir_and_handler(up, state_help, cmd_up)
 
     down = commands.add_parser("down", help="stop every machine, remove every mount and "
                                             "namespace the lab made")
     down.add_argument("--kill", action="store_true",
                       help="kill the machines at once instead of halting them cleanly")
-    down.add_argument("--state-dir", type=Path, help=state_help)
-    down.set_defaults(func=cmd_down)
+    state_dir_and_handler(down, state_help, cmd_down)
 
     status = commands.add_parser("status", help="each machine's pid and systemd state")
-    status.add_argument("--state-dir", type=Path, help=state_help)
-    status.set_defaults(func=cmd_status)
+    state_dir_and_handler(status, state_help, cmd_status)
 
 
 def _progress(line: str) -> None:

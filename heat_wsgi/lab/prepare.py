@@ -33,41 +33,42 @@ JOURNAL_DIR = PurePosixPath("/var/log/journal")
 
 # File operations inside a machine's mounted root, paths as the machine sees them.
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Remove:
+class _PathOp:
+    path: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ModeOp(_PathOp):
+    mode: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Remove(_PathOp):
     """``rm`` inside the overlay: a whiteout in the upper layer, the box untouched."""
 
-    path: PurePosixPath
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Write:
-    path: PurePosixPath
+class Write(_ModeOp):
     text: str
-    mode: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Copy:
+class Copy(_ModeOp):
     source: PurePosixPath  # a path on the box
-    path: PurePosixPath
-    mode: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MakeDir:
-    path: PurePosixPath
-    mode: int
+class MakeDir(_ModeOp):
+    """A directory with ``mode``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Chmod:
-    path: PurePosixPath
-    mode: int
+class Chmod(_ModeOp):
+    """``mode`` set on an existing path."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Symlink:
-    path: PurePosixPath
+class Symlink(_PathOp):
     target: str
 
 

@@ -18,9 +18,9 @@ from heat_wsgi.quoting import shell_env
 from heat_wsgi.derive import Index
 from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
-from heat_wsgi.derive.addresses import format_host, is_loopback, split_hostport
+from heat_wsgi.derive.addresses import format_host, split_hostport
 from heat_wsgi.render.common import header
-from heat_wsgi.render.hostdirs import runs_heat
+from heat_wsgi.render.hostdirs import BackendFiles, backend_host, listen_addresses
 
 __all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
            "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
@@ -31,31 +31,25 @@ NODE_NAME = "rabbit@localhost"
 
 
 @dataclass(frozen=True, slots=True)
-class BrokerFiles:
+class BrokerFiles(BackendFiles):
     """rabbitmq.conf and rabbitmq-env.conf for the broker host, and its accounts."""
 
-    host: str
     conf: str
     env: str
     accounts: tuple[BrokerAccount, ...]
-    address: str
-    port: int
 
 
 def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
     """The broker host's files, or None when the topology names no broker host."""
     bus = topology.message_bus
-    if bus is None or bus.host is None or bus.host not in index.hosts:
+    host = backend_host(index, bus)
+    if bus is None or host is None:
         return None
     accounts = tuple(broker_accounts(bus.transport_url))
     if not accounts:
         return None
-    host = index.hosts[bus.host]
     port = accounts[0].port
-    listen = [host.address]
-    if runs_heat(index, host.name) and any(is_loopback(a.host) for a in accounts) \
-            and not is_loopback(host.address):
-        listen.append("127.0.0.1")
+    listen = listen_addresses(index, host, (a.host for a in accounts))
     # rabbitmq.conf (cuttlefish) values run to the end of the line; addresses
     # and ports are validated, so they are written as they are.
     conf = header("#", topology, f"RabbitMQ listener for Heat on {host.name!r}")

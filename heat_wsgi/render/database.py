@@ -23,9 +23,9 @@ from heat_wsgi.quoting import sql_identifier, sql_string
 from heat_wsgi.derive import Index
 from heat_wsgi.derive.accounts import DATABASE_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import DatabaseAccount, database_account
-from heat_wsgi.derive.addresses import is_loopback, url_hosts
+from heat_wsgi.derive.addresses import url_hosts
 from heat_wsgi.render.common import header
-from heat_wsgi.render.hostdirs import bootstrap_dir, runs_heat
+from heat_wsgi.render.hostdirs import BackendFiles, backend_host, bootstrap_dir, listen_addresses
 
 __all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "MARIADB_DROPIN",
            "DEFAULT_PORT"]
@@ -35,32 +35,26 @@ MARIADB_DROPIN = "/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf"
 
 
 @dataclass(frozen=True, slots=True)
-class DatabaseFiles:
+class DatabaseFiles(BackendFiles):
     """The three texts, and where they go on the database host."""
 
-    host: str
     server_conf: str
     sql_path: str
     sql: str
     client_conf_path: str
     client_conf: str
-    address: str
-    port: int
 
 
 def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
     """The database host's files, or None when heat_wsgi does not set the database up."""
     db = topology.database
-    if db is None or db.host is None or db.host not in index.hosts:
+    host = backend_host(index, db)
+    if db is None or host is None:
         return None
     account = database_account(db.url)
     if account is None:
         return None
-    host = index.hosts[db.host]
-    binds = [host.address]
-    if runs_heat(index, host.name) and any(is_loopback(h) for h in url_hosts(db.url)) \
-            and not is_loopback(host.address):
-        binds.append("127.0.0.1")
+    binds = listen_addresses(index, host, url_hosts(db.url))
     server = header("#", topology, f"MariaDB settings for Heat's database on {host.name!r}")
     server += ["[mysqld]", f"bind-address = {o(','.join(binds))}", f"port = {account.port}"]
     if db.max_connections is not None:

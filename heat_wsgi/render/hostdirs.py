@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from heat_wsgi.model import Host, Topology
+from heat_wsgi.model import Database, Host, MessageBus, Topology
 from heat_wsgi.quoting import tmpfiles_field as f
 from heat_wsgi.derive import Index
+from heat_wsgi.derive.addresses import is_loopback
 from heat_wsgi.render.common import header
 
 __all__ = ["Directory", "managed_hosts", "host_directories", "bootstrap_dir",
-           "render_tmpfiles", "runs_heat", "TMPFILES_PATH"]
+           "render_tmpfiles", "runs_heat", "listen_addresses", "BackendFiles", "backend_host", "TMPFILES_PATH"]
 
 #: Where systemd-tmpfiles reads the line that recreates the run directory at boot.
 TMPFILES_PATH = "/etc/tmpfiles.d/heat_wsgi.conf"
@@ -30,6 +32,32 @@ def runs_heat(index: Index, name: str) -> bool:
     """Whether host ``name`` runs an API instance or a heat-engine (O(1), unlike
     ``name in index.heat_hosts``)."""
     return name in index.instances_by_host or name in index.engines_by_host
+
+
+@dataclass(frozen=True, slots=True)
+class BackendFiles:
+    """What every back-end host's files carry: the host, and where the back end listens."""
+
+    host: str
+    address: str
+    port: int
+
+
+def backend_host(index: Index, service: Database | MessageBus | None) -> Host | None:
+    """The host ``service`` (the database or the message bus) runs on, or None when it names none."""
+    if service is None or service.host is None or service.host not in index.hosts:
+        return None
+    return index.hosts[service.host]
+
+
+def listen_addresses(index: Index, host: Host, client_hosts: Iterable[str]) -> list[str]:
+    """Where a back end on ``host`` listens: the host's address, plus loopback when the
+    host also runs Heat and one of ``client_hosts`` (the hosts its URLs name) is loopback."""
+    addresses = [host.address]
+    if runs_heat(index, host.name) and any(is_loopback(h) for h in client_hosts) \
+            and not is_loopback(host.address):
+        addresses.append("127.0.0.1")
+    return addresses
 
 
 def managed_hosts(topology: Topology, index: Index) -> list[str]:

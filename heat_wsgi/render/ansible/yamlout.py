@@ -63,36 +63,35 @@ def _emit(value: Node, indent: int, out: list[str]) -> None:
     pad = " " * indent
     if type(value) is dict:
         for key, item in value.items():
-            kind = type(item)
-            if (kind is dict or kind is list or kind is tuple) and item:
-                out.append(f"{pad}{_key(key)}:")
-                _emit(item, indent + 2, out)
-            elif kind is dict:
-                out.append(f"{pad}{_key(key)}: {{}}")
-            elif kind is list or kind is tuple:
-                out.append(f"{pad}{_key(key)}: []")
-            else:
-                out.append(f"{pad}{_key(key)}: {_scalar(item)}")
+            _emit_entry(f"{pad}{_key(key)}:", item, indent, out)
         return
     if type(value) is list or type(value) is tuple:
+        lead = f"{pad}-"
         for item in value:
-            kind = type(item)
-            if kind is dict and item:
+            if type(item) is dict and item:
                 first = len(out)
                 _emit(item, indent + 2, out)
                 # "- " replaces the two spaces of the first line of the item.
                 out[first] = f"{pad}- {out[first][indent + 2:]}"
-            elif (kind is list or kind is tuple) and item:
-                out.append(f"{pad}-")
-                _emit(item, indent + 2, out)
-            elif kind is dict:
-                out.append(f"{pad}- {{}}")
-            elif kind is list or kind is tuple:
-                out.append(f"{pad}- []")
             else:
-                out.append(f"{pad}- {_scalar(item)}")
+                _emit_entry(lead, item, indent, out)
         return
     out.append(pad + _scalar(value))
+
+
+def _emit_entry(lead: str, item: Node, indent: int, out: list[str]) -> None:
+    """One mapping entry or list item: ``lead`` (``key:`` or ``-``), then ``item``
+    nested below it, or on the same line when it is empty or a scalar."""
+    kind = type(item)
+    if (kind is dict or kind is list or kind is tuple) and item:
+        out.append(lead)
+        _emit(item, indent + 2, out)
+    elif kind is dict:
+        out.append(f"{lead} {{}}")
+    elif kind is list or kind is tuple:
+        out.append(f"{lead} []")
+    else:
+        out.append(f"{lead} {_scalar(item)}")
 
 
 def dump_yaml(document: Node, header: Sequence[str] = ()) -> str:
