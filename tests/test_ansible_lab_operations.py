@@ -167,20 +167,30 @@ def test_engines_on_both_b_and_c_handle_stacks(deployment: Deployment, tmp_path:
 
 def test_drift_check_shows_a_hand_edit_and_a_normal_run_restores_it(
         deployment: Deployment) -> None:
-    target = "/etc/heat/heat.conf"
-    rendered = (deployment.out / "b" / target.lstrip("/")).read_bytes()
-    deployment.lab.ssh("b", f"echo '# hand edit at 2 a.m.' >> {target}")
+    # One plain file, whose diff the check shows, and one that holds
+    # credentials, which the check names without printing its content.
+    plain, secret = "/etc/heat/uwsgi/rest-b.ini", "/etc/heat/heat.conf"
+    rendered = {path: hashlib.sha256((deployment.out / "b" / path.lstrip("/")).read_bytes())
+                .hexdigest() for path in (plain, secret)}
+
+    def on_b() -> dict[str, str]:
+        out = deployment.lab.ssh("b", f"sha256sum {plain} {secret}").stdout
+        return {line.split()[1]: line.split()[0] for line in out.splitlines()}
+
+    deployment.lab.ssh("b", f"echo '# hand edit at 2 a.m.' | tee -a {plain} {secret}")
     check = deployment.playbook("site.yml", "--check", "--diff", label="drift check")
     found = recap(check.stdout)
     print(f"drift check recap: {found}", file=sys.stderr)
     assert check.returncode == 0, check.stdout[-4000:]
-    assert target in check.stdout and "-# hand edit at 2 a.m." in check.stdout
-    assert found["b"]["changed"] >= 1 and found["c"]["changed"] == 0
-    drifted = deployment.lab.ssh("b", f"sha256sum {target}").stdout.split()[0]
-    assert drifted != hashlib.sha256(rendered).hexdigest(), "--check must not change anything"
+    assert f"changed: [b] => (item={plain})" in check.stdout
+    assert f"changed: [b] => (item={secret})" in check.stdout
+    assert "-# hand edit at 2 a.m." in check.stdout            # the plain file's diff
+    assert "lab-db-secret" not in check.stdout and "lab-mq-secret" not in check.stdout
+    assert found["b"]["changed"] >= 2 and found["c"]["changed"] == 0
+    drifted = on_b()
+    assert all(drifted[p] != rendered[p] for p in rendered), "--check must not change anything"
     deployment.require(deployment.playbook("site.yml", label="drift repair"), "drift repair")
-    repaired = deployment.lab.ssh("b", f"sha256sum {target}").stdout.split()[0]
-    assert repaired == hashlib.sha256(rendered).hexdigest()
+    assert on_b() == rendered
 
 
 def test_rolling_restart_under_load_fails_no_request(deployment: Deployment,
