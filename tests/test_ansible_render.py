@@ -127,8 +127,13 @@ def test_site_yml_starts_services_in_order(sample_tree: Path) -> None:
     assert rolling[0]["serial"] == 1 and rolling[0]["hosts"] == "api"
     modules = [next(k for k in t if "." in k) for t in rolling[0]["tasks"]]
     assert modules == ["ansible.builtin.assert", "community.general.haproxy",
-                       "ansible.builtin.systemd_service", "ansible.builtin.uri",
-                       "community.general.haproxy"]
+                       "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
+                       "ansible.builtin.uri", "community.general.haproxy"]
+    # The API units always; the engines, which HAProxy cannot drain, only when asked.
+    api_units, engine_units = rolling[0]["tasks"][2], rolling[0]["tasks"][3]
+    assert "'api'" in api_units["loop"] and "when" not in api_units
+    assert "'engine'" in engine_units["loop"]
+    assert engine_units["when"] == "heat_wsgi_restart_engines | default(false) | bool"
 
 
 @pytest.mark.real
