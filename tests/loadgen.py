@@ -138,6 +138,12 @@ class Load:
                     self.accepted.append(f"{name}/{data['stack']['id']}")
             time.sleep(0.2)   # a creator is a user, not a flood
 
+    def clean_up(self) -> None:
+        """Delete the stacks this load created (after the summary), so the next
+        load lists what a deployment holds, not every earlier test's stacks."""
+        for ref in self.accepted:
+            _delete(self, ref)
+
     def settle(self, seconds: float) -> None:
         """Wait for every accepted stack to reach a final status."""
         deadline = time.monotonic() + seconds
@@ -155,6 +161,13 @@ class Load:
                 time.sleep(0.5)
 
 
+def _delete(load: "Load", ref: str) -> None:
+    try:
+        load.api.call("DELETE", f"/stacks/{ref}")
+    except (OSError, http.client.HTTPException, ValueError):
+        pass   # best effort: the summary is already taken
+
+
 def run(api: Api, *, readers: int, creators: int, seconds: float, stop_file: Path | None,
         settle: float) -> Summary:
     load = Load(api, stop_file, seconds)
@@ -166,6 +179,7 @@ def run(api: Api, *, readers: int, creators: int, seconds: float, stop_file: Pat
         thread.join(timeout=seconds + api.timeout + 5)
     load.summary.seconds = round(time.monotonic() - load.began, 3)
     load.settle(settle)
+    load.clean_up()
     return load.summary
 
 

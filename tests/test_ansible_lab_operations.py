@@ -199,7 +199,7 @@ def test_rolling_restart_under_load_fails_no_request(deployment: Deployment,
     result, run = under_load(
         deployment, tmp_path, "rolling restart under load",
         lambda: deployment.playbook("rolling-restart.yml", label="rolling restart"),
-        readers=4, creators=2)
+        readers=3, creators=2)
     deployment.require(result, "rolling-restart.yml")
     for failure in run.summary["failures"][:10]:
         print(f"  failure: {failure}", file=sys.stderr)
@@ -220,7 +220,8 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     venv = next(h.paths.venv for h in topology.hosts if h.paths.venv)
     d = Host(name="d", address=D_ADDRESS, paths=dataclasses.replace(topology.hosts[1].paths,
                                                                      venv=venv))
-    instances = tuple(ApiInstance(name=f"{kind}-d", service=service, host="d", processes=1)
+    instances = tuple(ApiInstance(name=f"{kind}-d", service=service, host="d", processes=1,
+                                  threads=4 if service == "api" else 1)
                       for kind, service in (("rest", "api"), ("cfn", "cfn"),
                                             ("cloudwatch", "cloudwatch")))
     deployment.render(dataclasses.replace(
@@ -229,7 +230,7 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     result, run = under_load(
         deployment, tmp_path, "adding machine d",
         lambda: deployment.playbook("site.yml", label="site.yml with d"),
-        readers=4, creators=1)
+        readers=3, creators=1)
     deployment.require(result, "site.yml with d")
     assert run.summary["failed"] == 0, run.summary["failures"][:10]
     assert set(run.summary["stacks"].values()) <= {"CREATE_COMPLETE"}
@@ -251,7 +252,7 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     window = 3.0   # proxy.health_check.down_within of the lab topology
     _, run = under_load(deployment, tmp_path, "losing machine c",
                         lambda: deployment.lab.power_off("c", abrupt=True),
-                        linger=20, readers=4, creators=1, settle=200)
+                        linger=20, readers=3, creators=1, settle=200)
     ended = run.event_ended
     reads = [f for f in run.summary["failures"] if f["what"] == "read"]
     late = [f for f in reads if f["at"] > ended + window]
