@@ -36,9 +36,10 @@ TERMINAL = ("CREATE_COMPLETE", "CREATE_FAILED")
 
 @dataclass
 class Failure:
-    at: float          #: seconds since the load began
+    at: float          #: seconds since the load began, when it failed
     what: str          #: "read", "create" or "poll"
     error: str
+    sent: float = 0.0  #: seconds since the load began, when the request was sent
 
 
 @dataclass
@@ -103,19 +104,21 @@ class Load:
         return time.monotonic() >= self.deadline or bool(
             self.stop_file and self.stop_file.exists())
 
-    def fail(self, what: str, error: str) -> None:
+    def fail(self, what: str, error: str, sent: float) -> None:
         with self.lock:
             self.summary.failures.append(Failure(round(time.monotonic() - self.began, 3),
-                                                 what, error[:300]))
+                                                 what, error[:300],
+                                                 round(sent - self.began, 3)))
 
     def request(self, what: str, method: str, path: str, body: Any, expect: int) -> Any:
+        sent = time.monotonic()
         try:
             status, data = self.api.call(method, path, body)
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            self.fail(what, f"{type(exc).__name__}: {exc}")
+            self.fail(what, f"{type(exc).__name__}: {exc}", sent)
             return None
         if status != expect:
-            self.fail(what, f"HTTP {status}: {json.dumps(data)[:200]}")
+            self.fail(what, f"HTTP {status}: {json.dumps(data)[:200]}", sent)
             return None
         return data
 
