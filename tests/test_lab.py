@@ -190,8 +190,9 @@ def test_teardown_leaves_no_pid_mount_or_namespace(mlab: Lab):
     mlab.stop()
     print(f"\nteardown: {time.monotonic() - started:.2f}s")
     assert leftovers(PREFIX, STATE, pids + inside) == []
+    # A whole path component: the session lab's .state/lab-tests must not match.
     assert not [line for line in Path("/proc/mounts").read_text().splitlines()
-                if str(STATE) in line]
+                if f"{STATE}/" in line]
     assert not [n for n in executor.list_netns() if n.startswith(PREFIX)]
     assert state_file.claimed_by(PREFIX) is None
     assert not (STATE / "lab.json").exists()
