@@ -145,6 +145,41 @@ def test_haproxy_cfg_on_heat_conf_collides() -> None:
     assert errors(t, "hosts[a].paths.config_dir")
 
 
+@pytest.mark.parametrize("where, field, renders", [
+    # HAProxy's config on a file of the database host (a), of the broker host (a) or of
+    # any host's tmpfiles.d line; an instance named after the file, in that directory.
+    ("/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf", "database.host", "haproxy"),
+    ("/etc/heat/bootstrap/heat-database.sql", "hosts[a].paths.config_dir", "haproxy"),
+    ("/etc/heat/bootstrap/heat-database.cnf", "hosts[a].paths.config_dir", "haproxy"),
+    ("/etc/rabbitmq/rabbitmq.conf", "message_bus.host", "haproxy"),
+    ("/etc/rabbitmq/rabbitmq-env.conf", "message_bus.host", "haproxy"),
+    ("/etc/tmpfiles.d/heat_wsgi.conf", "hosts[a].paths.run_dir", "haproxy"),
+    ("/etc/rabbitmq/rabbitmq.conf", "message_bus.host", "apache"),
+    ("/etc/tmpfiles.d/heat_wsgi.conf", "hosts[a].paths.run_dir", "apache"),
+])
+def test_collisions_with_machine_files_name_both_fields(where: str, field: str,
+                                                        renders: str) -> None:
+    t = base()
+    a = t.hosts[0]
+    if renders == "haproxy":
+        # An engine on a gives it a run directory, hence a tmpfiles.d line.
+        t = replace(t, hosts=(replace(a, paths=Paths(haproxy_config=where)),) + t.hosts[1:],
+                    engines=t.engines + (EngineGroup(host="a"),))
+        wrong = "hosts[a].paths.haproxy_config"
+    else:
+        directory, name = where.rsplit("/", 1)
+        t = replace(t, hosts=(replace(a, paths=Paths(apache_site_dir=directory)),) + t.hosts[1:],
+                    api_instances=t.api_instances + (ApiInstance(
+                        name=name.removesuffix(".conf"), service="api", host="a",
+                        mode="mod_proxy"),))
+        wrong = "hosts[a].paths.apache_site_dir"
+    with pytest.raises(Exception, match="same path"):
+        render_all(t, validated=True)     # the renderer refuses it ...
+    problems = errors(t, wrong)           # ... and validation names both fields
+    assert problems and field in problems[0].message and where in problems[0].message, \
+        validate(t)
+
+
 # -- mod_wsgi options --------------------------------------------------------
 
 def _mod_wsgi(venv: str, log_dir: str = "/var/log/heat") -> Topology:

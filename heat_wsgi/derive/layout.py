@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from heat_wsgi.derive.accounts import broker_accounts, database_account
 from heat_wsgi.derive.addresses import is_loopback, is_wildcard
 from heat_wsgi.derive.index import Index
 from heat_wsgi.model import ApiInstance, Host, ProxyConfig, StatsListener, Topology
 
 __all__ = ["InstanceLayout", "instance_layout", "uwsgi_sockets", "instance_address",
            "heat_conf_path", "instance_heat_conf_path", "engine_unit_name", "engine_unit_path",
-           "proxy_address", "stats_address"]
+           "proxy_address", "stats_address", "MARIADB_DROPIN", "RABBITMQ_CONF", "RABBITMQ_ENV",
+           "TMPFILES_PATH", "bootstrap_dir", "database_sql_path", "database_client_conf_path", "serves_database", "serves_broker",
+           "needs_run_directory", "machine_file_paths"]
+
+#: Read after Debian's 50-server.cnf, so its bind-address wins.
+MARIADB_DROPIN = "/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf"
+RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
+RABBITMQ_ENV = "/etc/rabbitmq/rabbitmq-env.conf"
+#: Where systemd-tmpfiles reads the line that recreates the run directory at boot.
+TMPFILES_PATH = "/etc/tmpfiles.d/heat_wsgi.conf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +136,59 @@ def stats_address(stats: StatsListener, proxy_host: Host) -> str:
     if stats.address is not None:
         return stats.address
     return proxy_host.address if is_loopback(proxy_host.address) else "127.0.0.1"
+
+
+def bootstrap_dir(host: Host) -> str:
+    """Root-only directory for what creates the database and its account."""
+    return f"{host.paths.config_dir.rstrip('/')}/bootstrap"
+
+
+def database_sql_path(host: Host) -> str:
+    """The SQL that creates Heat's database and account, on the database host."""
+    return f"{bootstrap_dir(host)}/heat-database.sql"
+
+
+def database_client_conf_path(host: Host) -> str:
+    """The client option file of Heat's database account, on the database host."""
+    return f"{bootstrap_dir(host)}/heat-database.cnf"
+
+
+def serves_database(topology: Topology, host: Host) -> bool:
+    """Whether ``host`` gets the MariaDB files: it is the database host, and the URL names an account."""
+    db = topology.database
+    return db is not None and db.host == host.name and database_account(db.url) is not None
+
+
+def serves_broker(topology: Topology, host: Host) -> bool:
+    """Whether ``host`` gets the RabbitMQ files: it is the broker host, and the URL names an account."""
+    bus = topology.message_bus
+    return bus is not None and bus.host == host.name and bool(broker_accounts(bus.transport_url))
+
+
+def needs_run_directory(topology: Topology, host: Host, index: Index) -> bool:
+    """Whether something on ``host`` puts sockets or pid files in its run directory
+    (Heat's services, or HAProxy's admin socket in its default place)."""
+    if host.name in index.instances_by_host or host.name in index.engines_by_host:
+        return True
+    proxy = topology.proxy
+    return proxy is not None and proxy.host == host.name and proxy.admin_socket is not None \
+        and proxy.admin_socket.path is None
+
+
+def machine_file_paths(topology: Topology, host: Host, index: Index) -> list[tuple[str, str, str]]:
+    """``(path, field, what)`` of the files that prepare ``host``'s servers (MariaDB,
+    RabbitMQ, the tmpfiles.d line): what the renderer writes, and what validation
+    checks collisions against. ``field`` is what puts the file there."""
+    where = f"hosts[{host.name}].paths"
+    files: list[tuple[str, str, str]] = []
+    if serves_database(topology, host):
+        files += [(MARIADB_DROPIN, "database.host", "MariaDB's drop-in"),
+                  (database_sql_path(host), f"{where}.config_dir", "the database's SQL"),
+                  (database_client_conf_path(host), f"{where}.config_dir",
+                   "the database client's option file")]
+    if serves_broker(topology, host):
+        files += [(RABBITMQ_CONF, "message_bus.host", "rabbitmq.conf"),
+                  (RABBITMQ_ENV, "message_bus.host", "rabbitmq-env.conf")]
+    if needs_run_directory(topology, host, index):
+        files.append((TMPFILES_PATH, f"{where}.run_dir", "the run directory's tmpfiles.d line"))
+    return files

@@ -19,14 +19,13 @@ from heat_wsgi.derive import Index
 from heat_wsgi.derive.accounts import BROKER_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import BrokerAccount, broker_accounts
 from heat_wsgi.derive.addresses import format_host, split_hostport
+from heat_wsgi.derive.layout import RABBITMQ_CONF, RABBITMQ_ENV
 from heat_wsgi.render.common import header
 from heat_wsgi.render.hostdirs import BackendFiles, backend_host, listen_addresses
 
 __all__ = ["BrokerAccount", "BrokerFiles", "broker_accounts", "broker_files", "RABBITMQ_CONF",
            "RABBITMQ_ENV", "NODE_NAME", "DEFAULT_PORT"]
 
-RABBITMQ_CONF = "/etc/rabbitmq/rabbitmq.conf"
-RABBITMQ_ENV = "/etc/rabbitmq/rabbitmq-env.conf"
 NODE_NAME = "rabbit@localhost"
 
 

@@ -25,13 +25,12 @@ from heat_wsgi.derive.accounts import DATABASE_PORT as DEFAULT_PORT
 from heat_wsgi.derive.accounts import DatabaseAccount, database_account
 from heat_wsgi.derive.addresses import url_hosts
 from heat_wsgi.render.common import header
-from heat_wsgi.render.hostdirs import BackendFiles, backend_host, bootstrap_dir, listen_addresses
+from heat_wsgi.derive.layout import MARIADB_DROPIN, database_client_conf_path, database_sql_path
+from heat_wsgi.render.hostdirs import BackendFiles, backend_host, listen_addresses
 
 __all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "MARIADB_DROPIN",
            "DEFAULT_PORT"]
 
-#: Read after Debian's 50-server.cnf, so its bind-address wins.
-MARIADB_DROPIN = "/etc/mysql/mariadb.conf.d/99-heat_wsgi.cnf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +73,8 @@ def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
     client += ["[mysql]", f"user = {o(account.user)}", f"password = {o(account.password)}",
                f"host = {o(host.address)}", f"port = {account.port}",
                f"database = {o(account.database)}"]
-    base = bootstrap_dir(host)
     return DatabaseFiles(
         host=host.name, server_conf="\n".join(server) + "\n",
-        sql_path=f"{base}/heat-database.sql", sql="\n".join(sql) + "\n",
-        client_conf_path=f"{base}/heat-database.cnf", client_conf="\n".join(client) + "\n",
+        sql_path=database_sql_path(host), sql="\n".join(sql) + "\n",
+        client_conf_path=database_client_conf_path(host), client_conf="\n".join(client) + "\n",
         address=host.address, port=account.port)

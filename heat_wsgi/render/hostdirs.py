@@ -9,13 +9,12 @@ from heat_wsgi.model import Database, Host, MessageBus, Topology
 from heat_wsgi.quoting import tmpfiles_field as f
 from heat_wsgi.derive import Index
 from heat_wsgi.derive.addresses import is_loopback
+from heat_wsgi.derive.layout import TMPFILES_PATH, bootstrap_dir, needs_run_directory
 from heat_wsgi.render.common import header
 
 __all__ = ["Directory", "managed_hosts", "host_directories", "bootstrap_dir",
            "render_tmpfiles", "runs_heat", "listen_addresses", "BackendFiles", "backend_host", "TMPFILES_PATH"]
 
-#: Where systemd-tmpfiles reads the line that recreates the run directory at boot.
-TMPFILES_PATH = "/etc/tmpfiles.d/heat_wsgi.conf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +68,6 @@ def managed_hosts(topology: Topology, index: Index) -> list[str]:
     return [name for name in index.hosts if name in roles]
 
 
-def bootstrap_dir(host: Host) -> str:
-    """Root-only directory for what creates the database and its account."""
-    return f"{host.paths.config_dir.rstrip('/')}/bootstrap"
-
-
 def host_directories(topology: Topology, host: Host, index: Index) -> list[Directory]:
     """Every directory the rendered files of ``host`` expect, parents first.
 
@@ -107,14 +101,13 @@ def host_directories(topology: Topology, host: Host, index: Index) -> list[Direc
 
 def run_directory(topology: Topology, host: Host, index: Index) -> Directory | None:
     """The run directory, when something on ``host`` puts sockets or pid files there."""
+    if not needs_run_directory(topology, host, index):
+        return None
     if runs_heat(index, host.name):
         # 0755: Apache's workers reach uwsgi's sockets in it (mod_proxy_uwsgi).
         return Directory(host.paths.run_dir, host.user, host.group, 0o755)
-    proxy = topology.proxy
-    if proxy is not None and proxy.host == host.name and proxy.admin_socket is not None \
-            and proxy.admin_socket.path is None:
-        return Directory(host.paths.run_dir, "root", "root", 0o755)
-    return None
+    # HAProxy's admin socket in its default place.
+    return Directory(host.paths.run_dir, "root", "root", 0o755)
 
 
 def render_tmpfiles(topology: Topology, host: Host, index: Index) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 
 from heat_wsgi.derive.accounts import broker_accounts, database_account
 from heat_wsgi.derive.addresses import is_loopback, split_hostport
-from heat_wsgi.derive.layout import (engine_unit_path, heat_conf_path,
+from heat_wsgi.derive.layout import (engine_unit_path, heat_conf_path, machine_file_paths,
                                      stats_address)
 from heat_wsgi.model import ProxyConfig
 from heat_wsgi.validate.context import RuleContext, duration_seconds, valid_address
@@ -201,7 +201,9 @@ def rule_file_paths(ctx: RuleContext) -> None:
     t = ctx.topology
     for host in ctx.index.hosts.values():
         where = f"hosts[{host.name}].paths"
-        files: list[tuple[str, str, str]] = []     # (path, field, what)
+        # (path, field, what); the fixed paths of the machine files come first, so
+        # that a collision is reported on the field the user can change.
+        files = machine_file_paths(t, host, ctx.index)
         if t.proxy is not None and t.proxy.host == host.name:
             files.append((host.paths.haproxy_config, f"{where}.haproxy_config", "haproxy.cfg"))
         instances = [i for i in t.api_instances if i.host == host.name]
