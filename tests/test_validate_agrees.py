@@ -180,6 +180,49 @@ def test_collisions_with_machine_files_name_both_fields(where: str, field: str,
         validate(t)
 
 
+def test_mod_wsgi_under_root_is_refused() -> None:
+    # Found by tests/test_properties.py: apache2 -t says "WSGI process blocked from
+    # running as root." (user=root only; group=root passes).
+    t = base()
+    t = replace(t, hosts=(t.hosts[0], replace(t.hosts[1], user="root"), t.hosts[2]),
+                api_instances=(ApiInstance(name="api-b", service="api", host="b",
+                                           mode="mod_wsgi"), t.api_instances[1]))
+    problems = errors(t, "hosts[b].user")
+    assert problems and "mod_wsgi" in problems[0].message and problems[0].value == "root"
+    # Under uwsgi, root is not refused (its unit runs it as the host's user).
+    t = replace(t, api_instances=(ApiInstance(name="api-b", service="api", host="b"),
+                                  t.api_instances[1]))
+    assert errors(t, "hosts[b].user") == []
+
+
+@pytest.mark.parametrize("marker", ["@(", "{{"])
+def test_paths_uwsgi_would_expand_are_refused(marker: str) -> None:
+    # Found by tests/test_properties.py: log_dir "/x/@(" validated, then the
+    # renderer refused it ("uwsgi expands '@('").
+    t = base()
+    t = replace(t, hosts=(t.hosts[0], replace(t.hosts[1], paths=Paths(
+        log_dir=f"/var/log/{marker}x")), t.hosts[2]))
+    assert errors(t, "hosts[b].paths.log_dir")
+
+
+def test_the_user_nobody_is_warned_about() -> None:
+    # Found by tests/test_properties.py: systemd-analyze verify says "Special user
+    # nobody configured, this is not safe!".
+    t = base()
+    t = replace(t, hosts=(t.hosts[0], replace(t.hosts[1], user="nobody"), t.hosts[2]))
+    assert [p.severity for p in validate(t) if p.path == "hosts[b].user"] == ["warning"]
+
+
+def test_a_bracketed_ipv6_host_address_is_bracketed_once() -> None:
+    # Found by tests/test_properties.py: apache2 -t refused "Listen [[::1]]:8000".
+    t = base()
+    t = replace(t, hosts=(t.hosts[0], replace(t.hosts[1], address="[::1]"), t.hosts[2]),
+                api_instances=(ApiInstance(name="api-b", service="api", host="b",
+                                           mode="mod_proxy"), t.api_instances[1]))
+    site = next(f.text for f in render_all(t).values() if f.kind == "apache")
+    assert "\nListen [::1]:8004\n<VirtualHost [::1]:8004>\n" in site
+
+
 # -- mod_wsgi options --------------------------------------------------------
 
 def _mod_wsgi(venv: str, log_dir: str = "/var/log/heat") -> Topology:

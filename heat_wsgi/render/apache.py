@@ -5,6 +5,7 @@ from __future__ import annotations
 from heat_wsgi.model import ApiInstance, Host, Topology
 from heat_wsgi.quoting import apache_arg as a
 from heat_wsgi.quoting import python_str
+from heat_wsgi.derive.addresses import format_host
 from heat_wsgi.derive.layout import InstanceLayout, instance_address
 from heat_wsgi.render.common import header
 
@@ -46,7 +47,8 @@ def render_apache_site(topology: Topology, instance: ApiInstance, host: Host,
                        layout: InstanceLayout) -> str:
     address = instance_address(instance, host)
     port = instance.effective_port
-    listen = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    # format_host: a host address may be given with its brackets already ("[::1]").
+    listen = f"{format_host(address)}:{port}"
     log_dir = host.paths.log_dir.rstrip("/")
     name = instance.name
     lines = header("#", topology, f"Apache site for {instance.info.program} instance "

@@ -14,7 +14,8 @@ from heat_wsgi.validate.context import RuleContext, item_path, valid_address
 __all__ = ["rule_safe_strings", "rule_names"]
 
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-PATH_UNSAFE = re.compile(r"[\s%$\"'\\;]")
+#: uwsgi also expands '@(' (a file's contents) and '{{' (a loop variable) in ini values.
+PATH_UNSAFE = re.compile(r"[\s%$\"'\\;]|@\(|\{\{")
 _INI_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -100,6 +101,16 @@ def rule_names(ctx: RuleContext) -> None:
             if not _USER.fullmatch(value):
                 ctx.error(f"{path}.{field_name}", "must be a system user or group name "
                           "(a letter or '_', then letters, digits, '_', '.' or '-'; at most 32)", value)
+        if host.user == "nobody":
+            # systemd-analyze verify: "Special user nobody configured, this is not safe!"
+            ctx.warning(f"{path}.user", "is the special user nobody, which systemd warns "
+                        "about: other services running as nobody could reach Heat's files "
+                        "and processes; name a user of Heat's own", host.user)
+        if host.user == "root" and any(i.mode == "mod_wsgi" for i in
+                                       ctx.index.instances_by_host.get(host.name, ())):
+            # apache2 -t: "WSGI process blocked from running as root."
+            ctx.error(f"{path}.user", "must not be root on a host with a mod_wsgi instance: "
+                      "mod_wsgi refuses to run its daemon processes as root", host.user)
         _check_paths(ctx, f"{path}.paths", host.paths)
         for option in host.heat_conf:
             _check_option(ctx, f"{path}.heat_conf", option)
@@ -149,8 +160,8 @@ def _check_paths(ctx: RuleContext, path: str, paths: Paths) -> None:
         if not value.startswith("/"):
             ctx.error(f"{path}.{f.name}", "must be an absolute path", value)
         elif PATH_UNSAFE.search(value):
-            ctx.error(f"{path}.{f.name}", "must not contain whitespace, quotes, '%', '$', '\\' "
-                      "or ';' (uwsgi and systemd would split or expand it)", value)
+            ctx.error(f"{path}.{f.name}", "must not contain whitespace, quotes, '%', '$', '\\', "
+                      "';', '@(' or '{{' (uwsgi and systemd would split or expand it)", value)
 
 
 def _check_option(ctx: RuleContext, path: str, option: ConfOption) -> None:
