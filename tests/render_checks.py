@@ -37,8 +37,10 @@ def haproxy_check(cfg: Path) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=30)
 
 
-def apache_check(state: Path, sites: list[Path]) -> subprocess.CompletedProcess[str]:
-    """``apache2 -t`` of a private instance that includes ``sites``."""
+def apache_check(state: Path, sites: list[Path],
+                 defines: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``apache2 -t`` of a private instance that includes ``sites``; ``defines``
+    are ``-D`` names such as ``DUMP_VHOSTS`` (what Apache read, on stdout)."""
     run = state / "run"
     run.mkdir(parents=True, exist_ok=True)
     lines = [f"ServerRoot {state}", f"PidFile {run}/httpd.pid", f"DefaultRuntimeDir {run}",
@@ -48,7 +50,8 @@ def apache_check(state: Path, sites: list[Path]) -> subprocess.CompletedProcess[
     lines += [f"Include {site}" for site in sites]
     conf = state / "httpd.conf"
     conf.write_text("\n".join(lines) + "\n")
-    return subprocess.run([APACHE, "-d", str(state), "-f", str(conf), "-t"],
+    dump = [arg for name in defines for arg in ("-D", name)]
+    return subprocess.run([APACHE, "-d", str(state), "-f", str(conf), "-t", *dump],
                           capture_output=True, text=True, timeout=30)
 
 
@@ -57,6 +60,15 @@ def application(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"tiny " + environ.get("PATH_INFO", "").encode()]
 '''
+
+
+def uwsgi_get(ini: Path, keys: list[str]) -> subprocess.CompletedProcess[str]:
+    """What uwsgi's own parser reads from ``ini``: ``--get`` prints the first value of
+    each key, one a line, and exits before binding or loading anything;
+    ``--strict`` fails on an option uwsgi does not know."""
+    return subprocess.run([UWSGI, "--strict", "--ini", str(ini),
+                           *(arg for key in keys for arg in ("--get", key))],
+                          capture_output=True, text=True, timeout=30)
 
 
 def start_uwsgi(ini: Path, app_dir: Path, log: Path) -> subprocess.Popen[bytes]:

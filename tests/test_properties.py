@@ -20,6 +20,10 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +32,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck as HC
+from hypothesis import example as explicit_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,7 +44,7 @@ from heat_wsgi.model import AdminSocket, HealthCheck, ProxyLog, ProxyTimeouts, S
 from heat_wsgi.render import render_all
 from heat_wsgi.render.haproxy import render_haproxy
 from heat_wsgi.validate import validate
-from render_checks import haproxy_check
+from render_checks import apache_check, haproxy_check, uwsgi_get
 
 EXAMPLES = int(os.environ.get("HEAT_WSGI_PROPERTY_EXAMPLES", "15"))
 PROFILE = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
@@ -269,3 +274,163 @@ def test_heat_conf_value_reads_back_through_oslo_config(value: str) -> None:
         conf.register_opt(cfg.StrOpt("x_value"))
         conf(args=[], default_config_files=[str(path)], project="q")
         assert conf.x_value == value
+
+
+# -- Apache, uwsgi and systemd read back what validated -------------------------
+#
+# Per field, a fixed number of hostile values; those that validate are
+# rendered, and every Apache site, uwsgi ini and systemd unit of the example
+# goes through the real program. Two paths are put under the test's own
+# directory, because the programs check that they exist: the log directory
+# (Apache checks each ErrorLog's directory) and the venv (systemd checks that
+# ExecStart's program exists), so each check also reads the exact value back.
+
+#: Fields whose values reach Apache sites, uwsgi inis or systemd units.
+SERVER_FIELDS = sorted(n for n in FIELDS if not n.startswith(
+    ("proxy.", "database.", "message_bus.", "heat_conf.")))
+ROOTED = ("hosts[b].paths.log_dir", "hosts[b].paths.venv")
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
+REAL_PROFILE = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+                        database=None, suppress_health_check=[HC.too_slow, HC.filter_too_much])
+#: Hostile values, and as many that are nearly plain: paths, names and addresses
+#: full of the characters each format quotes, so that most of them validate
+#: and reach the programs.
+_PATH_CHARS = "aZ09_-.:=,+@#{}()!~&<>|*?[]\u00e9\u0663"
+_PATH = st.lists(st.text(alphabet=_PATH_CHARS, min_size=1, max_size=8), min_size=1,
+                 max_size=3).map(lambda parts: "/" + "/".join(parts))
+_NAME = st.text(alphabet="abcxyz019._-@+:\u00e9", min_size=1, max_size=12)
+_ADDRESS = st.one_of(st.ip_addresses(v=4).map(str), st.ip_addresses(v=6).map(str),
+                     st.sampled_from(["127.0.0.70", "[::1]", "[fe80::1]"]))
+
+
+#: A value that validates, for the fields that only few values do (a reference to a host).
+SURE_VALUES = {"hosts[b].name": "b", "api_instances[api-b].host": "b", "engines[b].host": "b"}
+
+
+def server_values(field: str) -> st.SearchStrategy[str]:
+    """The field's nearly plain values first (what most examples draw), then HOSTILE."""
+    if ".paths." in field or field.endswith(".socket"):
+        near = _PATH
+    elif field.endswith("address"):
+        near = _ADDRESS
+    elif field.endswith(".host") or field == "hosts[b].name":
+        near = st.sampled_from(["a", "b"])
+    elif field.endswith(("user", "group")):
+        # Accounts that exist, and names that do not (mod_wsgi looks them up).
+        near = st.one_of(st.sampled_from(["www-data", "root", "nobody", "daemon"]),
+                         st.from_regex(r"[a-z_][a-z0-9_.-]{0,12}", fullmatch=True), _NAME)
+    else:
+        near = _NAME
+    return st.one_of(near, HOSTILE)
+
+
+_VHOST = re.compile(r"(?m)^<VirtualHost (\S+)>$")
+_INI_LINE = re.compile(r"(?m)^([a-z0-9-]+) = (.*)$")
+
+
+def server_base(root: Path) -> Topology:
+    """base(), with accounts Apache can resolve and the two checked paths under ``root``."""
+    t = base()
+    b = replace(t.hosts[1], user="www-data", group="www-data", web_group="www-data",
+                paths=replace(t.hosts[1].paths, log_dir=f"{root}/log", venv=f"{root}/venv"))
+    return replace(t, hosts=(t.hosts[0], b))
+
+
+def _prepare(topology: Topology) -> None:
+    """Create what the programs check: the log directory, and the venv's two programs."""
+    paths = topology.hosts[1].paths
+    Path(paths.log_dir).mkdir(parents=True, exist_ok=True)
+    bin_dir = Path(paths.bin_dir)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for program in ("uwsgi", "heat-engine"):
+        if not (bin_dir / program).exists():
+            (bin_dir / program).symlink_to(Path(sys.executable).parent / program)
+
+
+def _check_apache(example: Path, sites: list[tuple[str, str]], field: str, value: str) -> None:
+    files = []
+    for name, text in sites:
+        files.append(example / name)
+        files[-1].write_text(text, encoding="utf-8")
+    result = apache_check(example / "apache", files, ("DUMP_VHOSTS",))
+    if result.returncode != 0 and field.endswith((".user", ".group")):
+        # mod_wsgi looks the account up: the name Apache reports is exactly the value.
+        assert result.stderr.strip().endswith((f"bad user name {value}",
+                                               f"bad group name {value}")), result.stderr
+        return
+    # (With a dump, Apache prints the dump instead of "Syntax OK".)
+    assert result.returncode == 0, (field, value, result.stderr)
+    assert result.stdout.startswith("VirtualHost configuration:\n"), result.stdout
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for match in _VHOST.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            # Apache's own listing of what it read: address:port, then (file:line);
+            # it lists the wildcard addresses as '*'.
+            vhost = re.sub(r"^(0\.0\.0\.0|\[::\]):", "*:", match.group(1))
+            assert re.search(rf"(?m)^{re.escape(vhost)} .*\({re.escape(str(path))}:"
+                             rf"{line}\)$", result.stdout), (match.group(1), result.stdout)
+
+
+def _check_uwsgi(example: Path, name: str, text: str) -> None:
+    ini = example / name
+    ini.write_text(text, encoding="utf-8")
+    written: dict[str, str] = {}
+    for key, val in _INI_LINE.findall(text.split("[uwsgi]\n", 1)[1]):
+        written.setdefault(key, val)
+    result = uwsgi_get(ini, list(written))
+    assert result.returncode == 0, (name, result.stdout + result.stderr)
+    # uwsgi's own parser reads every option as written: no expansion, comment or strip.
+    assert result.stdout.split("\n")[:-1] == list(written.values()), (text, result.stdout)
+
+
+def _check_systemd(units: list[tuple[Path, str]]) -> None:
+    if not units:
+        return
+    result = subprocess.run([SYSTEMD_ANALYZE, "verify", *(str(p) for p, _ in units)],
+                            capture_output=True, text=True, timeout=120)
+    # Every complaint names its unit: find the example it came from.
+    for path, what in units:
+        assert path.name not in result.stdout + result.stderr, (what, result.stderr)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("field", SERVER_FIELDS)
+def test_apache_uwsgi_and_systemd_read_back_what_validates(field: str, tmp_path: Path) -> None:
+    units: list[tuple[Path, str]] = []
+    examples = iter(range(10**6))
+
+    @REAL_PROFILE
+    @explicit_example(value=SURE_VALUES.get(field, "/x"))
+    @given(value=server_values(field))
+    def example(value: str) -> None:
+        if field in ROOTED:
+            value = f"{tmp_path}/{value}"
+        topology = FIELDS[field](server_base(tmp_path), value)
+        files = outcome(topology)
+        if files is None or (field.endswith("address") and not _is_ip(value)):
+            return      # refused; or a host name, which Apache would resolve
+        # A warning that names the field is what systemd would say: it may say it.
+        warned = any(p.path == field for p in validate(topology))
+        _prepare(topology)
+        where = tmp_path / f"x{next(examples)}"
+        where.mkdir()
+        ours = [f for f in files.values() if f.host == topology.hosts[1].name]
+        _check_apache(where, [(Path(f.path).name, f.text) for f in ours if f.kind == "apache"],
+                      field, value)
+        for f in ours:
+            if f.kind == "uwsgi":
+                _check_uwsgi(where, Path(f.path).name, f.text)
+            elif f.kind == "systemd" and not warned:
+                # systemd-analyze runs once for all examples: a prefix keeps names apart.
+                unit = where / f"{where.name}-{Path(f.path).name}"
+                unit.write_text(f.text, encoding="utf-8")
+                units.append((unit, f"{field}={value!r}: {Path(f.path).name}"))
+
+    example()
+    _check_systemd(units)
+    checked = next(examples)
+    if os.environ.get("HEAT_WSGI_PROPERTY_COUNT"):
+        print(f"\nCOUNT {field} {checked}")
+    assert checked, f"no value of {field} validated: the programs checked nothing"
