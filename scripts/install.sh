@@ -41,8 +41,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q -e '.[heat,test,docs,ansible]'
   echo "$want" > "$stamp"
 fi
-# Heat 24 (the last with the [heat_api] bind options) for
+# Heat 24 (the last with the [heat_api] bind options) and 26 for
 # tests/test_heat_release_real.py, cached in ~/.cache/heat_wsgi/venvs.
-echo "install: Heat 24 release venv (tests/releasevenv.py)"
-(cd tests && ../.venv/bin/python -c 'import releasevenv; releasevenv.release_venv("24")')
+for series in 24 26; do
+  echo "install: Heat $series release venv (tests/releasevenv.py)"
+  (cd tests && ../.venv/bin/python -c "import releasevenv; releasevenv.release_venv('$series')")
+done
 echo "install: done"

@@ -2,7 +2,7 @@
 
 ``release_venv("24")`` is ``$HEAT_WSGI_VENV_CACHE/heat-24`` (default
 ``~/.cache/heat_wsgi/venvs``): the newest Heat 24.x from PyPI, uwsgi and
-PyMySQL, by plain pip resolution. yaql imports ``pkg_resources``, which
+PyMySQL, by plain pip resolution (``scripts/install.sh`` builds 24 and 26). yaql imports ``pkg_resources``, which
 setuptools 81 removed, hence the pin. heat_wsgi itself is not installed in
 it: tests put the checkout on ``PYTHONPATH``. A stamp file with the
 requirement list marks a finished build; without it the venv is rebuilt.

@@ -1,15 +1,18 @@
-"""An older Heat for real: Heat 24 (the last with the [heat_api] bind options)
-in its own cached venv (tests/releasevenv.py), next to the main venv's 27.
+"""Older Heat releases for real: Heat 24 (the last with the [heat_api] bind
+options) and 26, each in its own cached venv (tests/releasevenv.py), next to
+the main venv's 27.
 
 * Every heat.conf rendered for a release passes that release's own
   ``oslo-config-validator`` run from its own generator config; so does the
   shipped etc/heat/heat.conf.
-* ``heat_wsgi.api`` and ``heat_wsgi.cfn`` from the checkout serve Heat 24
-  under uwsgi from a heat.conf rendered for 24, with a Heat 24 engine:
-  python-heatclient creates and deletes a stack, boto3 lists it.
+* ``heat_wsgi.api`` and ``heat_wsgi.cfn`` from the checkout serve each
+  release under uwsgi from a heat.conf rendered for it, with that release's
+  engine: python-heatclient creates and deletes a stack, boto3 lists it.
 
-Servers bind 127.0.0.70 (MariaDB, RabbitMQ with epmd 4377) and 127.0.0.71
-(the two uwsgi instances) only, and are stopped by pid.
+One MariaDB and one RabbitMQ serve every release (a database each; the
+releases run one after the other, each engine stopped before the next
+starts). Servers bind 127.0.0.70 (MariaDB, RabbitMQ with epmd 4377) and
+127.0.0.71 (the two uwsgi instances) only, and are stopped by pid.
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ FRONT = "127.0.0.71"
 EPMD_PORT = 4377
 
 
-@pytest.fixture(scope="module", params=["27", "24"])
+#: The releases CI runs: the main venv's 27, and older ones from cached venvs.
+RELEASES = ("27", "24", "26")
+
+
+@pytest.fixture(scope="module", params=RELEASES)
 def release(request: pytest.FixtureRequest) -> tuple[int, Path]:
     """(major version, venv): the main venv for 27, a cached one for older ones."""
     series = str(request.param)
@@ -96,16 +103,36 @@ def release_topology(state: Path, version: int, venv: Path, db_url: str,
 
 
 @pytest.fixture(scope="module")
-def served(release: tuple[int, Path]) -> Iterator[tuple[int, Path]]:
+def backends() -> Iterator[tuple[Path, Service, Service]]:
+    """(state dir, MariaDB, RabbitMQ), started once for every release."""
+    state = reachable_dir("heat-wsgi-release-backends-")
+    services: list[Service] = []
+    try:
+        services.append(mariadb.start_mariadb(state, address=BACKEND, port=3306))
+        services.append(rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672,
+                                                epmd_port=EPMD_PORT))
+        yield state, services[0], services[1]
+    finally:
+        stop_all(list(reversed(services)))
+        subprocess.run(["rm", "-rf", "--", str(state)], check=False)
+
+
+@pytest.fixture(scope="module")
+def served(release: tuple[int, Path],
+           backends: tuple[Path, Service, Service]) -> Iterator[tuple[int, Path]]:
     version, venv = release
+    backend_state, db, mq = backends
     state = reachable_dir(f"heat-wsgi-release-{version}-")
     services: list[Service] = []
     try:
-        db = mariadb.start_mariadb(state, address=BACKEND, port=3306)
-        services.append(db)
-        mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, epmd_port=EPMD_PORT)
-        services.append(mq)
-        topology = release_topology(state, version, venv, db.url, mq.transport_url)
+        # A database of its own: each release's db_sync starts from nothing.
+        database = f"heat{version}"
+        mariadb.create_database(mariadb.socket_path(backend_state), database=database,
+                                user="heat", password="heat", service="mariadb",
+                                log=str(backend_state / "logs" / "mariadb.log"))
+        assert db.url.count("/heat?") == 1, db.url
+        db_url = db.url.replace("/heat?", f"/{database}?")
+        topology = release_topology(state, version, venv, db_url, mq.transport_url)
         assert [p for p in heat_wsgi.validate(topology) if p.severity == "error"] == []
         files = heat_wsgi.render(topology)
         for item in files.values():
@@ -118,7 +145,7 @@ def served(release: tuple[int, Path]) -> Iterator[tuple[int, Path]]:
         conf = state / "etc" / "heat.conf"
         heat.db_sync(venv, conf)
         services.append(heat.start_engine(venv, conf, state, "heat-engine", host="node",
-                                          database_url=db.url))
+                                          database_url=db_url))
         for name in ("rest", "cfn"):
             ini = state / "etc" / "uwsgi" / f"{name}.ini"
             # The one addition: heat_wsgi comes from the checkout, not the venv.
