@@ -16,14 +16,13 @@ The rules, for every example:
   acceptance (no complaint) and that path are checked.
 
 CI runs a fixed number of examples (``HEAT_WSGI_PROPERTY_EXAMPLES``, default
-15 per property and field; the whole file takes about a minute on the 2-core
-machine, most of it in the real programs). A long run::
+15 per property and field; the whole file took 47 s to 129 s on the busy
+2-core machine, most of it in the real programs). A long run::
 
     HEAT_WSGI_PROPERTY_EXAMPLES=1000 .venv/bin/python -m pytest -p no:cacheprovider \\
         tests/test_properties.py
 
-(the time grows with the count, nearly all of it in the real programs; at the
-default the file took 47 s on the 2-core machine while other tests ran.)
+(the time grows with the count, nearly all of it in the real programs.)
 """
 
 from __future__ import annotations
