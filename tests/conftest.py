@@ -127,3 +127,5 @@ def hypothesis_examples(default: int) -> int:
 # modules, one fixture would become two, and a session-scoped lab would boot twice.
 from labfixture import lab  # noqa: E402,F401
 from ansiblelab import deployment  # noqa: E402,F401
+# Likewise the CloudWatch tests' one Keystone (tests/cwkeystone.py), shared by two modules.
+from cwkeystone import cw_keystone  # noqa: E402,F401

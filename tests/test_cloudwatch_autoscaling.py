@@ -51,10 +51,13 @@ from typing import Any
 
 import pytest
 
+import cwkeystone
 from conftest import VENV, heat_conf_text, holds_for, wait_until
+from cwkeystone import KeystoneDeployment, service_user_options
 from heat_wsgi.cw.client import query_client
 from heat_wsgi.runtime import heat, rabbitmq, uwsgi
-from realstack import keystone_on_mariadb, wait_settled
+from heat_wsgi.runtime.service import Service, stop_all
+from realstack import wait_settled
 from test_cloudwatch_real import write_uwsgi_ini
 
 pytestmark = pytest.mark.real
@@ -87,45 +90,10 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
-KEYSTONE_PORT = 5000
-KEYSTONE_URL = f"http://{FRONT}:{KEYSTONE_PORT}/v3"
-ADMIN_PASSWORD = "cw-e2e-admin"
-# The identities a Keystone-backed Heat is deployed with: a service user
-# for keystonemiddleware and for trusts, and the stack-user domain with its
-# admin (Heat's documented layout, made here through Keystone's API).
-HEAT_USER, HEAT_PASSWORD = "heat", "cw-e2e-heat"
-DOMAIN_ADMIN, DOMAIN_ADMIN_PASSWORD = "heat_domain_admin", "cw-e2e-domain"
-
-
-def _admin_session() -> Any:
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
-
-    return session.Session(auth=v3.Password(
-        auth_url=KEYSTONE_URL, username="admin", password=ADMIN_PASSWORD,
-        user_domain_id="default", project_name="admin", project_domain_id="default"))
-
-
-def _make_heat_identities(sess: Any) -> None:
-    """Heat's service user and stack-user domain, as a deployer creates them."""
-    from keystoneclient.v3 import client as ks_client
-
-    ks = ks_client.Client(session=sess)
-
-    def role(name: str) -> Any:
-        found = ks.roles.list(name=name)
-        return found[0] if found else ks.roles.create(name=name)
-
-    service = ks.projects.create(name="service", domain="default")
-    heat_user = ks.users.create(name=HEAT_USER, password=HEAT_PASSWORD, domain="default")
-    # "service" lets keystonemiddleware validate users' tokens under
-    # Keystone's default policy; "admin" matches what installers grant.
-    for name in ("admin", "service"):
-        ks.roles.grant(role(name), user=heat_user, project=service)
-    domain = ks.domains.create(name="heat", description="Heat stack users")
-    admin = ks.users.create(name=DOMAIN_ADMIN, password=DOMAIN_ADMIN_PASSWORD, domain=domain)
-    ks.roles.grant(role("admin"), user=admin, domain=domain)
-    role("heat_stack_user")
+# Keystone (127.0.0.24:5000, its MariaDB on 127.0.0.23) and the identities
+# Heat is deployed with come from the session's cw_keystone (tests/cwkeystone.py),
+# shared with tests/test_cloudwatch_keystone.py.
+KEYSTONE_URL = cwkeystone.URL
 
 
 @dataclass
@@ -172,17 +140,14 @@ def _heat_conf(state: Path, transport_url: str, database_url: str, name: str,
             (r"(?m)^keystone_backend = .*\n", ""),
             (r"(?m)^deferred_auth_method = .*$", "deferred_auth_method = trusts\n"
              "stack_user_domain_name = heat\n"
-             f"stack_domain_admin = {DOMAIN_ADMIN}\n"
-             f"stack_domain_admin_password = {DOMAIN_ADMIN_PASSWORD}")):
+             f"stack_domain_admin = {cwkeystone.DOMAIN_ADMIN}\n"
+             f"stack_domain_admin_password = {cwkeystone.DOMAIN_ADMIN_PASSWORD}")):
         text, count = re.subn(pattern, line, text)
         assert count == 1, f"shipped heat.conf lost the line {pattern}"
-    service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
-                    f"username = {HEAT_USER}\npassword = {HEAT_PASSWORD}\n"
-                    "user_domain_id = default\n")
     text += (f"\n[clients_keystone]\nauth_uri = {KEYSTONE_URL}\n"
              f"\n[keystone_authtoken]\nwww_authenticate_uri = {KEYSTONE_URL}\n"
-             f"{service_user}project_name = service\nproject_domain_id = default\n"
-             f"\n[trustee]\n{service_user}"
+             f"{service_user_options()}"
+             f"\n[trustee]\n{service_user_options(project=False)}"
              "\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
     path = state / "etc" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,24 +156,26 @@ def _heat_conf(state: Path, transport_url: str, database_url: str, name: str,
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          cw_keystone: KeystoneDeployment) -> Iterator[Stack]:
     from heatclient import client as heat_client
 
     state = tmp_path_factory.mktemp("cw-e2e")
-    with keystone_on_mariadb(state, db_address=BACKEND, address=FRONT, port=KEYSTONE_PORT,
-                             admin_password=ADMIN_PASSWORD) as (services, db):
-        sess = _admin_session()
-        _make_heat_identities(sess)
+    (state / "logs").mkdir()
+    sess = cw_keystone.admin_session()
+    database_url = cw_keystone.database("heat_cw_e2e")
+    services: list[Service] = []
+    try:
         mq = rabbitmq.start_rabbitmq(state, address=BACKEND, port=5672, dist_port=DIST_PORT,
                                      epmd_port=EPMD_PORT)
         services.append(mq)
-        conf = _heat_conf(state, mq.transport_url, db.url, "heat.conf", "noauth")
-        api_conf = _heat_conf(state, mq.transport_url, db.url, "heat-api.conf", "default")
+        conf = _heat_conf(state, mq.transport_url, database_url, "heat.conf", "noauth")
+        api_conf = _heat_conf(state, mq.transport_url, database_url, "heat-api.conf", "default")
         heat.db_sync(VENV, conf)
         subprocess.run([str(VENV / "bin" / "heat-wsgi"), "cloudwatch", "db-sync",
                         "--config-file", str(conf)], check=True, capture_output=True, text=True)
         services.append(heat.start_engine(VENV, conf, state, "heat-engine", host="cw-e2e",
-                                          workers=1, database_url=db.url))
+                                          workers=1, database_url=database_url))
         for name, module, port, service_conf in (
                 ("heat-api", "heat_wsgi.api:application", 8004, api_conf),
                 ("heat-api-cfn", "heat_wsgi.cfn:application", 8000, conf),
@@ -228,6 +195,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         outputs = {o["output_key"]: o["output_value"] for o in current.outputs}
         yield Stack(hc, query_client(f"http://{FRONT}:8003", state / "botocore"), stack_id,
                     outputs)
+    finally:
+        stop_all(list(reversed(services)))
 
 
 def _alarm(stack: Stack, name: str, url: str) -> None:

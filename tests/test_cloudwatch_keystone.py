@@ -8,8 +8,10 @@ credential is made in Keystone for its bootstrap admin, and botocore's own
 CloudWatch client (query protocol) signs with it, SigV4 in the
 ``Authorization`` header, as any AWS SDK would.
 
-Everything runs for real on 127.0.0.27: MariaDB (Heat's and Keystone's
-databases), Keystone under uwsgi, and heat-api-cloudwatch under uwsgi.
+Everything runs for real: the session's Keystone under uwsgi and its MariaDB
+(``cw_keystone``, tests/cwkeystone.py, shared with
+tests/test_cloudwatch_autoscaling.py), which holds this module's own Heat
+database too, and heat-api-cloudwatch under uwsgi on 127.0.0.27.
 """
 
 from __future__ import annotations
@@ -23,20 +25,18 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+import cwkeystone
 from conftest import VENV, write_heat_conf
+from cwkeystone import KeystoneDeployment, service_user_options
 from heat_wsgi.cw.client import query_client
 from heat_wsgi.runtime import uwsgi
-from realstack import keystone_on_mariadb
 from test_cloudwatch_real import db_sync, write_uwsgi_ini
 
 pytestmark = pytest.mark.real
 
 ADDRESS = "127.0.0.27"
-KEYSTONE_PORT = 5000
-KEYSTONE_URL = f"http://{ADDRESS}:{KEYSTONE_PORT}/v3"
+KEYSTONE_URL = cwkeystone.URL
 CW_PORT = 8003
-ADMIN_PASSWORD = "cw-ks-admin"
-SERVICE_USER, SERVICE_PASSWORD = "heat", "cw-ks-heat"
 
 
 @dataclass
@@ -51,54 +51,45 @@ class Deployment:
                             access_key=access or self.access, secret_key=secret or self.secret)
 
 
-def _keystone_setup() -> tuple[str, str]:
-    """The service user Heat's middlewares log in as, and an EC2 credential
-    of the admin in its project: (access, secret)."""
-    from keystoneauth1 import session
-    from keystoneauth1.identity import v3
+def _ec2_credential(keystone: KeystoneDeployment) -> tuple[str, str]:
+    """An EC2 credential of the admin in its project: (access, secret). Heat's
+    middlewares log in as the service user cw_keystone made (``service`` role,
+    which Keystone's default policy lets validate other users' tokens, as
+    authtoken does)."""
     from keystoneclient.v3 import client as ks_client
 
-    sess = session.Session(auth=v3.Password(
-        auth_url=KEYSTONE_URL, username="admin", password=ADMIN_PASSWORD,
-        user_domain_id="default", project_name="admin", project_domain_id="default"))
-    ks = ks_client.Client(session=sess)
-    service = ks.projects.create(name="service", domain="default")
-    user = ks.users.create(name=SERVICE_USER, password=SERVICE_PASSWORD, domain="default")
-    # Keystone's default policy lets the "service" role validate other
-    # users' tokens, which is what authtoken does.
-    roles = {r.name: r for r in ks.roles.list()}
-    ks.roles.grant(roles.get("service") or ks.roles.create(name="service"), user=user,
-                   project=service)
-    credential = ks.ec2.create(sess.get_user_id(), sess.get_project_id())
+    sess = keystone.admin_session()
+    credential = ks_client.Client(session=sess).ec2.create(sess.get_user_id(),
+                                                           sess.get_project_id())
     return credential.access, credential.secret
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(tmp_path_factory: pytest.TempPathFactory,
+               cw_keystone: KeystoneDeployment) -> Iterator[Deployment]:
     state = tmp_path_factory.mktemp("cw-keystone")
-    with keystone_on_mariadb(state, db_address=ADDRESS, address=ADDRESS, port=KEYSTONE_PORT,
-                             admin_password=ADMIN_PASSWORD) as (services, db):
-        access, secret = _keystone_setup()
-        service_user = (f"auth_type = password\nauth_url = {KEYSTONE_URL}\n"
-                        f"username = {SERVICE_USER}\npassword = {SERVICE_PASSWORD}\n"
-                        "user_domain_id = default\nproject_name = service\n"
-                        "project_domain_id = default\n")
-        # ec2authtoken appends /v3/ec2tokens to the endpoint it finds, so it
-        # gets Keystone's root, not the catalog's .../v3.
-        extra = (f"\n[clients_keystone]\nauth_uri = {KEYSTONE_URL}\n"
-                 f"\n[keystone_authtoken]\nwww_authenticate_uri = {KEYSTONE_URL}\n"
-                 f"{service_user}"
-                 f"\n[ec2authtoken]\n{service_user}"
-                 f"endpoint_override = http://{ADDRESS}:{KEYSTONE_PORT}\n"
-                 "\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
-        # No RabbitMQ: the CloudWatch API never calls the engine.
-        conf = write_heat_conf(state / "etc" / "heat.conf", flavor="default",
-                               transport_url="rabbit://guest:guest@127.0.0.29:5672/",
-                               database_url=db.url, host="cw-keystone", extra=extra)
-        db_sync(conf)
-        ini = write_uwsgi_ini(state, "cw-keystone", ADDRESS, CW_PORT, conf)
-        services.append(uwsgi.start_uwsgi(VENV, ini, state, "cw-keystone"))
+    (state / "logs").mkdir()
+    access, secret = _ec2_credential(cw_keystone)
+    # ec2authtoken appends /v3/ec2tokens to the endpoint it finds, so it
+    # gets Keystone's root, not the catalog's .../v3.
+    extra = (f"\n[clients_keystone]\nauth_uri = {KEYSTONE_URL}\n"
+             f"\n[keystone_authtoken]\nwww_authenticate_uri = {KEYSTONE_URL}\n"
+             f"{service_user_options()}"
+             f"\n[ec2authtoken]\n{service_user_options()}"
+             f"endpoint_override = {cwkeystone.ROOT_URL}\n"
+             "\n[heat_wsgi_cloudwatch]\nevaluation_interval = 0\n")
+    # No RabbitMQ: the CloudWatch API never calls the engine.
+    conf = write_heat_conf(state / "etc" / "heat.conf", flavor="default",
+                           transport_url="rabbit://guest:guest@127.0.0.29:5672/",
+                           database_url=cw_keystone.database("heat_cw_keystone"),
+                           host="cw-keystone", extra=extra)
+    db_sync(conf)
+    ini = write_uwsgi_ini(state, "cw-keystone", ADDRESS, CW_PORT, conf)
+    service = uwsgi.start_uwsgi(VENV, ini, state, "cw-keystone")
+    try:
         yield Deployment(state, f"http://{ADDRESS}:{CW_PORT}", access, secret)
+    finally:
+        service.stop()
 
 
 def _put(client: Any, ns: str) -> None:
