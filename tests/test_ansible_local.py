@@ -26,8 +26,7 @@ pytestmark = pytest.mark.real
 
 HOSTILE_PATH = "x{{7*7}}"
 HOSTILE_VALUE = "{{ lookup('pipe', 'touch PWNED') }} {% if true %}49{% endif %}"
-FILE_TASKS = ("Create the directories the files expect",
-              "Find the files that differ from the rendered ones", "Copy the rendered files",
+FILE_TASKS = ("Create the directories and find the files that differ", "Copy the rendered files",
               "Copy the rendered files that hold credentials", "Remember which files changed")
 
 

@@ -1,4 +1,8 @@
-"""``library/heat_wsgi_files.py``: an Ansible module that finds the files that differ from the rendered ones.
+"""``library/heat_wsgi_files.py``: an Ansible module that makes the directories and finds the
+files that differ from the rendered ones.
+
+The directories come first, in the same module run: one round trip per host
+where a loop of ``file`` tasks took one per directory.
 
 One module run per host compares every file's content (SHA-1, computed at
 render time), owner, group and mode with what the inventory says; site.yml then runs ``copy`` only for
@@ -28,11 +32,18 @@ from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
 module: heat_wsgi_files
-short_description: List the files whose content, owner, group or mode differ
+short_description: Make the directories, list the files that differ
 description:
-  - Compares each path of O(files) with its SHA-1 and with the owner, group
-    and mode of its group of files. Changes nothing.
+  - Makes each directory of O(directories) with its owner, group and mode
+    (reported only, in check mode). Then compares each path of O(files)
+    with its SHA-1 and with the owner, group and mode of its group of
+    files, and changes none of them.
 options:
+  directories:
+    description: Directories (path, owner, group, mode) the files expect.
+    type: list
+    elements: dict
+    default: []
   files:
     description: Groups of paths (and their sha1) with owner, group and mode.
     type: list
@@ -67,14 +78,47 @@ def _differs(path, entry, checksum):
     return digest.hexdigest() != checksum
 
 
+def _directory(path, entry, check_mode):
+    """Make path the directory entry describes; whether that changed anything.
+
+    Missing parents are made too (owned by root, mode 0755, as mkdir -p
+    would); in check mode nothing is touched, the answer is only reported.
+    """
+    uid = pwd.getpwnam(entry["owner"]).pw_uid
+    gid = grp.getgrnam(entry["group"]).gr_gid
+    mode = int(entry["mode"], 8)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        if not check_mode:
+            os.makedirs(path, mode=0o755)
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+        return True
+    if not stat.S_ISDIR(info.st_mode):
+        raise OSError(f"{path} exists and is not a directory")
+    if (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode):
+        return False
+    if not check_mode:
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+    return True
+
+
 def main():
     module = AnsibleModule(argument_spec={
-        "files": {"type": "list", "elements": "dict", "required": True}},
+        "files": {"type": "list", "elements": "dict", "required": True},
+        "directories": {"type": "list", "elements": "dict", "default": []}},
         supports_check_mode=True)
+    try:
+        made = [entry["path"] for entry in module.params["directories"]
+                if _directory(entry["path"], entry, module.check_mode)]
+    except (KeyError, OSError) as exc:
+        module.fail_json(msg=f"directory: {exc}")
     differ = [path for entry in module.params["files"]
               for path, checksum in zip(entry["paths"], entry["sha1"])
               if _differs(path, entry, checksum)]
-    module.exit_json(changed=False, differ=differ)
+    module.exit_json(changed=bool(made), directories=made, differ=differ)
 
 
 if __name__ == "__main__":
