@@ -16,8 +16,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,27 @@ def broker_peers(deployment: Deployment) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+_HEARTBEAT_CLOSE = re.compile(
+    r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?) \[\w+\] <[^>]+> "
+    r"closing AMQP connection <[^>]+> \(([\d.]+):\d+ -> [^)]+\):\s*"
+    # (RabbitMQ 3.9+ starts each line of a message with the stamp, level and pid)
+    r"(?:\S+ \S+ \[\w+\] <[^>]+> )?missed heartbeats")
+
+
+def heartbeat_closes(deployment: Deployment, address: str) -> list[float]:
+    """When (epoch seconds) RabbitMQ on a closed a connection from ``address`` for missed
+    heartbeats, from its own log: the broker's side of losing a machine."""
+    text = deployment.lab.ssh("a", "cat /var/log/rabbitmq/*.log", check=False).stdout
+    found = []
+    for stamp, peer in _HEARTBEAT_CLOSE.findall(text):
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if when.tzinfo is None:   # the machines share the box's clock and zone
+            when = when.astimezone()
+        if peer == address:
+            found.append(when.timestamp())
+    return found
+
+
 def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
         deployment: Deployment, tmp_path: Path) -> None:
     # The window a request may fail in after c vanishes, as doc/ansible.rst
@@ -230,7 +253,7 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     with load(deployment, tmp_path, readers=3, creators=1, settle=120) as clock:
         started = clock()
         deployment.lab.power_off("c", abrupt=True)
-        ended = clock()
+        ended, lost_at = clock(), time.time()
         # When RabbitMQ let go of c, measured (rabbitmqctl takes a second or two itself).
         dropped = None
         while clock() < ended + 90:
@@ -246,16 +269,21 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     late = [f for f in failed if f["sent"] > ended + window]
     span = (f"{min(f['sent'] for f in failed) - ended:+.1f}s to "
             f"{max(f['sent'] for f in failed) - ended:+.1f}s") if failed else "none"
-    print(f"  broker dropped c's connections {dropped - ended:.1f}s after the loss"
-          if dropped is not None else "  broker kept c's connections for 90 s", file=sys.stderr)
+    closes = [t - lost_at for t in heartbeat_closes(deployment, c_address)]
+    print(f"  RabbitMQ closed {len(closes)} of c's connections for missed heartbeats, "
+          f"{min(closes, default=0):.1f}-{max(closes, default=0):.1f}s after the loss (its log); "
+          + (f"rabbitmqctl saw none left {dropped - ended:.1f}s after it" if dropped is not None
+             else "rabbitmqctl still listed some 90 s after it"), file=sys.stderr)
     print(f"  failed: {sum(1 for f in failed if f['what'] == 'read')} reads, "
           f"{sum(1 for f in failed if f['what'] == 'create')} creates, sent {span} from the "
           f"loss; allowed window {window:g}s (down_within {down_within:g}s, 2 x heartbeat "
           f"{bus.heartbeat_timeout}s); sent after it: {len(late)}", file=sys.stderr)
     for failure in failed[:10]:
         print(f"  failure: {failure}", file=sys.stderr)
-    assert dropped is not None and dropped - ended <= window + 5, \
-        f"RabbitMQ kept c's connections {dropped}s (heartbeat {bus.heartbeat_timeout}s)"
+    # The broker's window as its log tells it (rabbitmqctl itself takes seconds).
+    assert dropped is not None and closes, "RabbitMQ did not drop c's connections"
+    assert max(closes) <= window + 2, \
+        f"RabbitMQ kept c's connections {max(closes):.1f}s (heartbeat {bus.heartbeat_timeout}s)"
     assert not late, late[:10]
     # Every stack the API accepted ends in a state Heat reports: done or failed.
     unfinished = {k: v for k, v in run.summary["stacks"].items()

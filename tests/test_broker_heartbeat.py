@@ -24,13 +24,13 @@ def test_heartbeat_reaches_heat_conf_and_the_broker() -> None:
     files = render_all(load_topology(LAB, base_config_anywhere=True))
     conf = configparser.RawConfigParser(strict=False, interpolation=None)
     conf.read_string(files[PurePosixPath("b/etc/heat/heat.conf")].text)
-    assert conf.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold") == "5"
+    assert conf.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold") == "10"
     rabbit = files[PurePosixPath("a/etc/rabbitmq/rabbitmq.conf")].text
-    assert "\nheartbeat = 5\n" in rabbit
+    assert "\nheartbeat = 10\n" in rabbit
 
 
 def test_no_heartbeat_leaves_the_defaults() -> None:
-    text = LAB.read_text().replace("  heartbeat_timeout: 5\n", "")
+    text = LAB.read_text().replace("  heartbeat_timeout: 10\n", "")
     files = render_all(loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True))
     assert "heartbeat" not in files[PurePosixPath("b/etc/heat/heat.conf")].text
     assert "heartbeat" not in files[PurePosixPath("a/etc/rabbitmq/rabbitmq.conf")].text
@@ -39,12 +39,12 @@ def test_no_heartbeat_leaves_the_defaults() -> None:
 @pytest.mark.parametrize("edit, path, value", [
     ("  heartbeat_timeout: 0\n", "message_bus.heartbeat_timeout", 0),
     ("  heartbeat_timeout: soon\n", "message_bus.heartbeat_timeout", "soon"),
-    ("  heartbeat_timeout: 5\n  options:\n    oslo_messaging_rabbit:\n"
-     "      heartbeat_timeout_threshold: 10\n",
-     "message_bus.options.oslo_messaging_rabbit.heartbeat_timeout_threshold", 5),
+    ("  heartbeat_timeout: 10\n  options:\n    oslo_messaging_rabbit:\n"
+     "      heartbeat_timeout_threshold: 30\n",
+     "message_bus.options.oslo_messaging_rabbit.heartbeat_timeout_threshold", 10),
 ])
 def test_a_bad_heartbeat_is_named(edit: str, path: str, value: object) -> None:
-    text = LAB.read_text().replace("  heartbeat_timeout: 5\n", edit)
+    text = LAB.read_text().replace("  heartbeat_timeout: 10\n", edit)
     with pytest.raises(TopologyError) as info:
         loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True)
     assert info.value.path == path and info.value.value == value
