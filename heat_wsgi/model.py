@@ -242,6 +242,10 @@ class Database:
         _check_min("database", "max_overflow", self.max_overflow, 0)
 
 
+#: The heat.conf option message_bus.heartbeat_timeout is written as.
+HEARTBEAT_KEY = ("oslo_messaging_rabbit", "heartbeat_timeout_threshold")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageBus:
     """The AMQP broker that carries RPC between the APIs and the engines."""
@@ -253,9 +257,22 @@ class MessageBus:
     options: tuple[ConfOption, ...] = field(default=(), metadata=doc(
         "rabbit_*/kombu_* options, as {section: {key: value}} "
         "(usually oslo_messaging_rabbit).", yaml="sections"))
+    heartbeat_timeout: int | None = field(default=None, metadata=doc(
+        "Seconds of silence after which the broker and oslo.messaging drop a "
+        "connection: [oslo_messaging_rabbit] heartbeat_timeout_threshold, and the "
+        "broker host's rabbitmq.conf heartbeat (oslo.messaging and RabbitMQ default "
+        "60). RabbitMQ keeps a powered-off engine's consumers, and routes RPC calls "
+        "to them, until this expires (up to twice it)."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "message_bus")
+        _check_min("message_bus", "heartbeat_timeout", self.heartbeat_timeout, 1)
+        if self.heartbeat_timeout is not None and any(
+                (o.section, o.key) == HEARTBEAT_KEY for o in self.options):
+            raise TopologyError("message_bus.options.oslo_messaging_rabbit."
+                                "heartbeat_timeout_threshold",
+                                "is set by message_bus.heartbeat_timeout; set only that",
+                                self.heartbeat_timeout)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

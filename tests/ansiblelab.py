@@ -18,9 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
@@ -32,9 +34,14 @@ from heat_wsgi.model import Topology
 from heat_wsgi.render import render_all
 from heat_wsgi.writer import write_tree
 
+if TYPE_CHECKING:   # realstack imports conftest, which imports this module
+    from realstack import LoadRun
+
 REPO = Path(__file__).resolve().parent.parent
 LAB_TOPOLOGY = REPO / "tests" / "lab.topology.yaml"
 VENV = Path(sys.prefix)
+
+T = TypeVar("T")
 
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                     re.MULTILINE)
@@ -175,3 +182,68 @@ OUT = REPO / ".state" / "ansible-lab"
 def deployment(lab: Lab) -> Iterator[Deployment]:
     """The lab topology deployed on the session's lab (site.yml run twice)."""
     yield deploy(lab, OUT)
+
+
+PROXY = "198.18.0.1"
+
+
+@contextmanager
+def load(deployment: Deployment, tmp: Path, **kwargs: Any) -> Iterator[Callable[[], float]]:
+    """:func:`realstack.client_load` on A's proxy, run inside the lab's control namespace."""
+    from realstack import client_load
+    with client_load(deployment.lab.control_popen, f"http://{PROXY}:8004/v1/admin", tmp,
+                     **kwargs) as clock:
+        yield clock
+
+
+def under_load(deployment: Deployment, tmp: Path, title: str, event: Callable[[], T], *,
+               linger: float = 0.0, **kwargs: Any) -> tuple[T, LoadRun]:
+    """Run ``event`` while :func:`load` runs (and ``linger`` seconds after it), then read the
+    load's summary and print its line under ``title``."""
+    from realstack import LoadRun, read_summary
+    with load(deployment, tmp, **kwargs) as clock:
+        started = clock()
+        outcome = event()
+        ended = clock()
+        time.sleep(linger)
+    run = LoadRun(read_summary(tmp), started, ended)
+    print(run.line(title), file=sys.stderr)
+    return outcome, run
+
+
+def unit_starts(deployment: Deployment, host: str) -> dict[str, str]:
+    """``unit -> ActiveEnterTimestampMonotonic`` of the heat units on ``host``."""
+    out = deployment.lab.ssh(host, "systemctl show -p Id -p ActiveEnterTimestampMonotonic "
+                                   "'heat-*.service'").stdout
+    units: dict[str, str] = {}
+    for block in out.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if "Id" in fields:
+            units[fields["Id"]] = fields.get("ActiveEnterTimestampMonotonic", "")
+    return units
+
+
+@dataclass(frozen=True)
+class RollingRestart:
+    """One run of rolling-restart.yml under reads and stack creates, and the units it restarted."""
+
+    result: subprocess.CompletedProcess[str]
+    run: LoadRun
+    before: dict[str, dict[str, str]]
+    after: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="session")
+def rolling_restart(deployment: Deployment,
+                    tmp_path_factory: pytest.TempPathFactory) -> RollingRestart:
+    """rolling-restart.yml run once, under load, for every test that judges it: the
+    playbook's own order (test_ansible_lab.py) and the clients' view of it
+    (test_ansible_lab_operations.py). One run instead of two saves minutes of lab time."""
+    tmp = tmp_path_factory.mktemp("rolling-restart")
+    before = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    result, run = under_load(
+        deployment, tmp, "rolling restart under load",
+        lambda: deployment.playbook("rolling-restart.yml", label="rolling-restart.yml"),
+        readers=3, creators=2)
+    after = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    return RollingRestart(result=result, run=run, before=before, after=after)

@@ -126,6 +126,6 @@ def hypothesis_examples(default: int) -> int:
 # The lab's session fixtures are registered here, once: imported into two test
 # modules, one fixture would become two, and a session-scoped lab would boot twice.
 from labfixture import lab  # noqa: E402,F401
-from ansiblelab import deployment  # noqa: E402,F401
+from ansiblelab import deployment, rolling_restart  # noqa: E402,F401
 # Likewise the CloudWatch tests' one Keystone (tests/cwkeystone.py), shared by two modules.
 from cwkeystone import cw_keystone  # noqa: E402,F401

@@ -141,11 +141,30 @@ class Load:
                     self.accepted.append(f"{name}/{data['stack']['id']}")
             time.sleep(0.2)   # a creator is a user, not a flood
 
-    def clean_up(self) -> None:
+    def clean_up(self, seconds: float = 30.0, workers: int = 8) -> None:
         """Delete the stacks this load created (after the summary), so the next
-        load lists what a deployment holds, not every earlier test's stacks."""
-        for ref in self.accepted:
-            _delete(self, ref)
+        load lists what a deployment holds, not every earlier test's stacks.
+
+        Best effort and bounded: a DELETE returns once an engine has begun
+        the delete, so a few in parallel clear hundreds of stacks in seconds;
+        whatever is left after ``seconds`` (a lab that lost a machine) stays.
+        """
+        deadline = time.monotonic() + seconds
+        pending = list(self.accepted)
+
+        def work() -> None:
+            while time.monotonic() < deadline:
+                with self.lock:
+                    if not pending:
+                        return
+                    ref = pending.pop()
+                _delete(self, ref)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=seconds + self.api.timeout)
 
     def settle(self, seconds: float) -> None:
         """Wait for every accepted stack to reach a final status."""
@@ -171,9 +190,8 @@ def _delete(load: "Load", ref: str) -> None:
         pass   # best effort: the summary is already taken
 
 
-def run(api: Api, *, readers: int, creators: int, seconds: float, stop_file: Path | None,
-        settle: float) -> Summary:
-    load = Load(api, stop_file, seconds)
+def run(load: Load, *, readers: int, creators: int, settle: float) -> Summary:
+    seconds, api = load.deadline - load.began, load.api
     threads = [threading.Thread(target=load.reader, daemon=True) for _ in range(readers)]
     threads += [threading.Thread(target=load.creator, daemon=True) for _ in range(creators)]
     for thread in threads:
@@ -182,7 +200,6 @@ def run(api: Api, *, readers: int, creators: int, seconds: float, stop_file: Pat
         thread.join(timeout=seconds + api.timeout + 5)
     load.summary.seconds = round(time.monotonic() - load.began, 3)
     load.settle(settle)
-    load.clean_up()
     return load.summary
 
 
@@ -202,9 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.ready_file:
         # The clock the failure times count from, so a caller can place its own events.
         args.ready_file.write_text(f"{time.monotonic()}\n")
-    summary = run(Api(args.api, args.timeout), readers=args.readers, creators=args.creators,
-                  seconds=args.seconds, stop_file=args.stop_file, settle=args.settle)
+    api = Api(args.api, args.timeout)
+    load = Load(api, args.stop_file, args.seconds)
+    summary = run(load, readers=args.readers, creators=args.creators, settle=args.settle)
+    # The summary first: the clean-up is not part of what was measured.
     args.out.write_text(json.dumps(summary.as_json(), indent=1) + "\n")
+    load.clean_up()
     return 0
 
 

@@ -26,8 +26,8 @@ pytestmark = pytest.mark.real
 
 HOSTILE_PATH = "x{{7*7}}"
 HOSTILE_VALUE = "{{ lookup('pipe', 'touch PWNED') }} {% if true %}49{% endif %}"
-FILE_TASKS = ("Create the directories the files expect",
-              "Find the files that differ from the rendered ones", "Copy the rendered files",
+FILE_TASKS = ("Create the directories and find the files that differ",
+              "Name the files that differ", "Copy the rendered files",
               "Copy the rendered files that hold credentials", "Remember which files changed")
 
 
@@ -72,7 +72,8 @@ def confine(ansible_dir: Path, root: Path) -> None:
                if not p.startswith(f"{root}/")]
     assert outside == ["/etc/tmpfiles.d/heat_wsgi.conf"]
     for group in host["heat_wsgi_files"]:
-        group["paths"] = [p for p in group["paths"] if p not in outside]
+        kept = [(p, h) for p, h in zip(group["paths"], group["sha1"]) if p not in outside]
+        group["paths"], group["sha1"] = [p for p, _ in kept], [h for _, h in kept]
     path.write_text(yaml.dump(data, Dumper=_Dumper, sort_keys=False))
     # A system directory: its package makes it on a real machine.
     (root / HOSTILE_PATH / "systemd").mkdir(parents=True)

@@ -15,7 +15,7 @@ from heat_wsgi.derive.addresses import format_host, is_wildcard, rewrite_url_loo
 from heat_wsgi.derive.index import Index
 from heat_wsgi.derive.ini import Key, parse_ini
 from heat_wsgi.derive.layout import instance_address
-from heat_wsgi.model import ApiInstance, ConfOption, Host, Topology
+from heat_wsgi.model import HEARTBEAT_KEY, ApiInstance, ConfOption, Host, Topology
 from heat_wsgi.services import SERVICES, ServiceName
 
 __all__ = [
@@ -137,6 +137,8 @@ def host_edits(topology: Topology, host: Host, index: Index,
         edits[TRANSPORT_KEY] = (rewrite_url_loopback(url, bus_server.address)
                                 if remote_bus and bus_server else url)
         edits.update(_options(bus.options))
+        if bus.heartbeat_timeout is not None:
+            edits[HEARTBEAT_KEY] = str(bus.heartbeat_timeout)
     elif TRANSPORT_KEY not in base and any(key in base for key in LEGACY_AMQP_KEYS):
         # Likewise: the rabbit_* options become the transport_url they meant.
         edits[TRANSPORT_KEY] = legacy_transport_url(base)

@@ -334,6 +334,10 @@ class Lab:
         return {"ansible_user": "root", "ansible_ssh_private_key_file": str(self.key_path),
                 "ansible_ssh_common_args": " ".join(f"-o {o}" for o in common),
                 "ansible_python_interpreter": "/usr/bin/python3",
+                # Ansible's default adds -C: compressing what crosses a veth
+                # pair only costs CPU. The masters outlive the gaps between
+                # one test's playbooks and the next (its default is 60 s).
+                "ansible_ssh_args": "-o ControlMaster=auto -o ControlPersist=900s",
                 # ssh's ControlPersist masters are unix sockets named after
                 # user@address:port: shared by default, two labs (or a lab and
                 # real machines on the same addresses) would reach each other's

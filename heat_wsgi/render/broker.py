@@ -55,6 +55,10 @@ def broker_files(topology: Topology, index: Index) -> BrokerFiles | None:
     conf += [f"listeners.tcp.{n} = {format_host(address)}:{port}"
              for n, address in enumerate(listen, start=1)]
     conf.append("loopback_users.guest = true")
+    if bus.heartbeat_timeout is not None:
+        # The server's proposal; client and server settle on the smaller one,
+        # so clients that propose none get it too.
+        conf.append(f"heartbeat = {bus.heartbeat_timeout}")
     env = header("#", topology, f"RabbitMQ node settings on {host.name!r}")
     env += [f"NODENAME={shell_env(NODE_NAME)}",
             "SERVER_ADDITIONAL_ERL_ARGS=" + shell_env("-kernel inet_dist_use_interface {127,0,0,1}")]

@@ -56,27 +56,39 @@ def wait_healthchecks(name: str, urls: str) -> Task:
     }
 
 
-def _copy(name: str, secret: bool, register: str) -> Task:
+def _write(name: str, secret: bool, register: str) -> Task:
+    """Write the files heat_wsgi_files found different, in one module run per host.
+
+    The contents are read on the controller by the ``file`` lookup, whose
+    results Ansible never templates; ``copy`` took three round trips per file.
+    """
     select = "selectattr" if secret else "rejectattr"
     task: Task = {
         "name": name,
-        # item.0: owner, group, mode; item.1: the absolute path, also the
-        # file's place in the host's tree.
-        "ansible.builtin.copy": {
-            "src": Jinja("{{ playbook_dir }}/{{ heat_wsgi_tree }}{{ item.1 }}"),
-            "dest": Jinja("{{ item.1 }}"), "owner": Jinja("{{ item.0.owner }}"),
-            "group": Jinja("{{ item.0.group }}"), "mode": Jinja("{{ item.0.mode }}")},
-        "loop": Jinja(f"{{{{ heat_wsgi_files | {select}('secret') | subelements('paths') }}}}"),
-        "loop_control": {"label": Jinja("{{ item.1 }}")},
+        "heat_wsgi_files": {
+            "write": Jinja("{{ heat_wsgi_pending }}"),
+            "contents": Jinja("{{ query('ansible.builtin.file', *heat_wsgi_sources, "
+                              "rstrip=false) }}")},
+        "vars": {
+            # [group (owner, group, mode), path] of each file that differs.
+            "heat_wsgi_pending": Jinja(
+                f"{{{{ heat_wsgi_files | {select}('secret') | subelements('paths') | "
+                "selectattr('1', 'in', heat_wsgi_differ.differ) | list }}"),
+            # Where each lies in the rendered tree beside the playbook.
+            "heat_wsgi_sources": Jinja(
+                "{{ [playbook_dir ~ '/' ~ heat_wsgi_tree] | product(heat_wsgi_pending | "
+                "map(attribute='1')) | map('join') | list }}")},
         "register": register,
-        # Only what heat_wsgi_files found different: one round trip per host
-        # when nothing changed, and a check run diffs exactly those.
-        "when": Jinja("item.1 in heat_wsgi_differ.differ"),
+        # Only what heat_wsgi_files found different: nothing to do (and no
+        # round trip) when nothing changed, and a check run diffs exactly those.
+        "when": Jinja("heat_wsgi_pending | length > 0"),
         "notify": "Reload systemd",
     }
     if secret:
-        # A drift check names a changed secret file but never prints its content.
+        # A drift check names a changed secret file (the task before) but never
+        # prints its content.
         task["diff"] = False
+        task["no_log"] = True
     return task
 
 
@@ -106,22 +118,22 @@ def _prepare_play() -> dict[str, Any]:
                                      "virtualenv": Jinja("{{ heat_wsgi_venv }}"),
                                      "virtualenv_command": "python3 -m venv"},
              "when": [install, Jinja("heat_wsgi_venv is defined")], "tags": ["install"]},
-            {"name": "Create the directories the files expect",
-             "ansible.builtin.file": {"path": Jinja("{{ item.path }}"), "state": "directory",
-                                      "owner": Jinja("{{ item.owner }}"),
-                                      "group": Jinja("{{ item.group }}"),
-                                      "mode": Jinja("{{ item.mode }}")},
-             "loop": Jinja("{{ heat_wsgi_directories }}"),
-             "loop_control": {"label": Jinja("{{ item.path }}")}},
-            {"name": "Find the files that differ from the rendered ones",
-             "heat_wsgi_files": {"files": Jinja("{{ heat_wsgi_files }}")},
+            # One module run: the directories (owner and mode included), then
+            # which files differ.
+            {"name": "Create the directories and find the files that differ",
+             "heat_wsgi_files": {"files": Jinja("{{ heat_wsgi_files }}"),
+                                 "directories": Jinja("{{ heat_wsgi_directories }}")},
              "register": "heat_wsgi_differ"},
-            _copy("Copy the rendered files", False, "heat_wsgi_copied"),
-            _copy("Copy the rendered files that hold credentials", True, "heat_wsgi_copied_secret"),
+            {"name": "Name the files that differ",
+             "ansible.builtin.debug": {"msg": Jinja("{{ heat_wsgi_differ.differ }}")},
+             "when": Jinja("heat_wsgi_differ.differ | length > 0")},
+            _write("Copy the rendered files", False, "heat_wsgi_copied"),
+            _write("Copy the rendered files that hold credentials", True,
+                   "heat_wsgi_copied_secret"),
             {"name": "Remember which files changed",
              "ansible.builtin.set_fact": {"heat_wsgi_changed": Jinja(
-                 "{{ (heat_wsgi_copied.results + heat_wsgi_copied_secret.results) | "
-                 "selectattr('changed') | map(attribute='item.1') | list }}")}},
+                 "{{ (heat_wsgi_copied.written | default([])) + "
+                 "(heat_wsgi_copied_secret.written | default([])) }}")}},
         ],
         "handlers": [
             {"name": "Reload systemd",
