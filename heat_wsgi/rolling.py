@@ -29,6 +29,9 @@ __all__ = ["restart", "IDLE_TIMEOUT", "HEALTH_TIMEOUT", "UP_TIMEOUT"]
 IDLE_TIMEOUT = 120.0     # a stack create through a drained server may take a while
 HEALTH_TIMEOUT = 90.0    # Heat's WSGI app takes seconds to import on a busy machine
 UP_TIMEOUT = 30.0        # HAProxy needs `rise` good checks, 1 s apart in `up`
+# heat-engine finishes what it holds within graceful_shutdown_timeout (60 s,
+# oslo.service's default, which `up` keeps): SIGKILL only after that.
+ENGINE_STOP_TIMEOUT = 75.0
 POLL = 0.1
 
 Progress = Callable[[str], None]
@@ -105,7 +108,9 @@ class _Runner:
             raise ServiceError(name, "restart: not a service of this run's plan")
         old = self.record.service(name)
         if old is not None:
-            old.stop()
+            # A heat-engine killed before its graceful stop ends loses the RPC
+            # messages it has acknowledged and not yet answered.
+            old.stop(ENGINE_STOP_TIMEOUT if old.kind == "heat-engine" else 15.0)
         new = cluster.start_planned(self.plan, planned, self.record)
         was = f"pid {','.join(str(p) for p in old.pids)} -> " if old is not None else ""
         return was + "pid " + ",".join(str(p) for p in new.pids)

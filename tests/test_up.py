@@ -279,9 +279,6 @@ def _restart_under_load(state_dir: Path, tmp: Path, what: str, args: tuple[str, 
     return run, result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="measured: API drain+reload loses nothing, but the "
-                   "engine restarts lose in-flight RPC calls (7 reads/creates timed out at 30 s "
-                   "during them); not fixed yet")
 def test_rolling_restart_under_reads_and_creates_fails_nothing(up: tuple[Record, str],
                                                                state_dir: Path,
                                                                tmp_path: Path) -> None:

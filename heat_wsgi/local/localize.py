@@ -39,7 +39,7 @@ KEYSTONELESS: tuple[tuple[str, str, str], ...] = (
 # Forced by `up` only: a throwaway cluster should stop in seconds, not wait
 # the default 60 s for engine threads to finish.
 UP_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("DEFAULT", "graceful_shutdown_timeout", "5"),
+    ("DEFAULT", "graceful_shutdown_timeout", "60"),
 )
 FALLBACK_BASE = """[DEFAULT]
 host = heat-local-1
