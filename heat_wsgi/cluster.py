@@ -88,7 +88,7 @@ def _start(plan: LocalPlan, planned: PlannedService) -> Service:
     if planned.kind == "heat-engine":
         service = heat.start_engine(venv, _config(planned), state, name,
                                     host=planned.host, workers=planned.workers,
-                                    database_url=plan.db_url)
+                                    database_url=plan.db_url, launcher=True)
         where = plan.topology.host(planned.host or "")
         # Engines listen on nothing; say which "machine" they stand for.
         return dataclasses.replace(service, address=f"{where.address} ({planned.host})"

@@ -29,6 +29,9 @@ __all__ = ["restart", "IDLE_TIMEOUT", "HEALTH_TIMEOUT", "UP_TIMEOUT"]
 IDLE_TIMEOUT = 120.0     # a stack create through a drained server may take a while
 HEALTH_TIMEOUT = 90.0    # Heat's WSGI app takes seconds to import on a busy machine
 UP_TIMEOUT = 30.0        # HAProxy needs `rise` good checks, 1 s apart in `up`
+# heat-engine finishes what it holds within graceful_shutdown_timeout (60 s,
+# oslo.service's default, which `up` keeps): SIGKILL only after that.
+ENGINE_STOP_TIMEOUT = 75.0
 POLL = 0.1
 
 Progress = Callable[[str], None]
@@ -104,11 +107,32 @@ class _Runner:
         if planned is None:
             raise ServiceError(name, "restart: not a service of this run's plan")
         old = self.record.service(name)
-        if old is not None:
+        if old is not None and old.kind == "heat-engine":
+            self.stop_engine(old)
+        elif old is not None:
             old.stop()
         new = cluster.start_planned(self.plan, planned, self.record)
         was = f"pid {','.join(str(p) for p in old.pids)} -> " if old is not None else ""
         return was + "pid " + ",".join(str(p) for p in new.pids)
+
+
+    @staticmethod
+    def stop_engine(old: Service) -> None:
+        """SIGTERM, until its workers are gone, then the rest of it.
+
+        A worker killed before its graceful stop ends loses the RPC messages
+        it has acknowledged and not yet answered, so it gets up to
+        ENGINE_STOP_TIMEOUT. The master holds no consumer; once its workers
+        are gone it only winds down (about 10 s on two busy cores), so it
+        gets 2 s.
+        """
+        master = old.pid
+        if old.alive():
+            os.kill(master, signal.SIGTERM)
+            _until(f"the workers of heat-engine pid {master} finish their graceful stop",
+                   old.name, lambda: not old.alive() or not process.children(master),
+                   ENGINE_STOP_TIMEOUT)
+        old.stop(2.0)
 
 
 def restart(names: Sequence[str] = (), state_dir: Path | None = None, *,

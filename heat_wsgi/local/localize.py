@@ -36,10 +36,11 @@ KEYSTONELESS: tuple[tuple[str, str, str], ...] = (
     ("paste_deploy", "flavor", "noauth"),
     ("oslo_policy", "enforce_new_defaults", "False"),
 )
-# Forced by `up` only: a throwaway cluster should stop in seconds, not wait
-# the default 60 s for engine threads to finish.
+# Forced by `up`: oslo.service's default, stated. It was 5 s, which cut an
+# engine's stop short (each of its three RPC servers may take 5 s to notice
+# it) and lost the work it held; `heat-wsgi restart` waits 75 s (rolling.py).
 UP_ONLY: tuple[tuple[str, str, str], ...] = (
-    ("DEFAULT", "graceful_shutdown_timeout", "5"),
+    ("DEFAULT", "graceful_shutdown_timeout", "60"),
 )
 FALLBACK_BASE = """[DEFAULT]
 host = heat-local-1

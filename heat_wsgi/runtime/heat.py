@@ -76,7 +76,7 @@ def _engine_ids(database_url: str, host: str) -> set[str] | None:
 
 def start_engine(venv: Path, heat_conf: Path, state_dir: Path, name: str, *,
                  host: str | None = None, workers: int = 1, database_url: str | None = None,
-                 timeout: float = ENGINE_TIMEOUT) -> Service:
+                 timeout: float = ENGINE_TIMEOUT, launcher: bool = False) -> Service:
     """Start one ``heat-engine --config-file heat_conf`` in the foreground.
 
     Ready means the engine consumes RPC: every worker has registered itself in
@@ -86,16 +86,20 @@ def start_engine(venv: Path, heat_conf: Path, state_dir: Path, name: str, *,
     "Starting listener for engine" ``workers`` times (needs ``debug = True``).
 
     :param name: unique name in the state dir, e.g. ``heat-engine-node-2-1``.
+    :param launcher: run it as ``python -m heat_wsgi.engine`` (heat-engine
+        whose stop loses no RPC call, see :mod:`heat_wsgi.engine`); the venv
+        must have heat_wsgi installed.
     """
     binary = _bin(venv, "heat-engine", name)
+    argv = ([str(venv / "bin" / "python"), "-m", "heat_wsgi.engine"] if launcher
+            else [str(binary)]) + ["--config-file", str(heat_conf)]
     state_dir = state_dir.absolute()
     log = state_dir / "logs" / f"{name}.log"
     offset = process.log_size(log)
     # Engines already registered for this host (earlier engines of the same
     # host, or stale rows of an earlier run) do not count as ours.
     before = (_engine_ids(database_url, host) or set()) if database_url and host else set()
-    proc = process.spawn(name, [str(binary), "--config-file", str(heat_conf)],
-                         state_dir=state_dir, log=log)
+    proc = process.spawn(name, argv, state_dir=state_dir, log=log)
     try:
         if database_url and host:
             what = f"{workers} engine worker(s) of host {host!r} registered in the service table"
