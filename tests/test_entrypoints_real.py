@@ -114,10 +114,12 @@ def _shipped(relative: str, backend: Backend, python: str = "", address: str = F
 
 
 def _start_shipped_uwsgi(backend: Backend, service: str, address: str = FRONT) -> Service:
-    # The socket goes to heat:www-data; tests run as root, with no heat user.
+    # The socket goes to heat:www-data and uwsgi runs as heat; tests run as
+    # root, with no heat user (tests/test_samples_as_copied.py runs a user).
     ini_text = _shipped(f"etc/heat/{service}-uwsgi.ini", backend, address=address).replace(
-        "chown-socket = heat:www-data", "chown-socket = root:www-data")
-    assert "chown-socket = root:www-data" in ini_text
+        "chown-socket = heat:www-data", "chown-socket = root:www-data").replace(
+        "\nuid = heat\ngid = heat\n", "\nuid = root\ngid = root\n")
+    assert "chown-socket = root:www-data" in ini_text and "= heat" not in ini_text
     name = f"uwsgi-{service}-{address}"
     if address != FRONT:  # the Apache fronts expect the socket where it is shipped
         ini_text = (ini_text.replace(f"/run/{service}.sock", f"/run/{name}.sock")
@@ -141,6 +143,9 @@ def front_mod_wsgi(backend: Backend) -> tuple[str, list[Service]]:
     script.chmod(0o644)
     site = _shipped("httpd/files/heat-api.conf", backend,
                     python=_python_for_www_data(backend.state_dir))
+    # The daemon runs as the service user heat, which this machine lacks.
+    assert " user=heat group=heat " in site
+    site = site.replace(" user=heat group=heat ", " user=www-data group=www-data ")
     # mod_wsgi's daemon sockets go to the private instance's run dir.
     site = f"WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi\n" + site
     service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 8004)
