@@ -14,7 +14,8 @@ Debian/Ubuntu and on Red Hat, and points at ``doc/users-and-directories.rst``
 rendered deployment, every instance reads the one shipped
 ``/etc/heat/heat.conf`` (no per-instance copies that nothing ships), and the
 uwsgi ini files carry ``uid``/``gid``: they are started by hand as root, not
-by a rendered systemd unit with ``User=``.
+by a rendered systemd unit with ``User=``. The mod_wsgi daemons get
+``home=`` the state directory, so they do not depend on the account's home.
 
 Regenerate them from a checkout with ``python -m heat_wsgi.shipped``.
 :func:`shipped_files` is pure; only :func:`main` writes.
@@ -29,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from heat_wsgi.derive.layout import heat_conf_path, instance_heat_conf_path
 from heat_wsgi.loader import load_topology
 from heat_wsgi.model import ApiInstance, Host, Topology
-from heat_wsgi.quoting import uwsgi_value
+from heat_wsgi.quoting import apache_arg, uwsgi_value
 from heat_wsgi.render import render_all
 
 __all__ = ["SAMPLES_TOPOLOGY", "SAMPLE_NOTE", "USERS_DOC", "shipped_files", "main"]
@@ -97,7 +98,10 @@ def shipped_files(topology: Topology) -> dict[PurePosixPath, str]:
         conf = (instance_heat_conf_path(inst, host), heat_conf_path(host))
         if item.kind == "apache":
             target = PurePosixPath("httpd/files") / name
-            text = _sample_text(item.text, [], [])
+            # mod_wsgi's daemon changes into its user's home, which is
+            # whatever the account says; name the directory the docs create.
+            home = [(" display-name=", f" home={apache_arg(host.paths.state_dir)} display-name=")]
+            text = _sample_text(item.text, [], home if inst.mode == "mod_wsgi" else [])
         elif item.kind == "wsgi script":
             target = PurePosixPath("httpd/files") / name
             text = _sample_text(item.text, _wsgi_where(inst, host, name), [conf])

@@ -106,6 +106,7 @@ def _shipped(relative: str, backend: Backend, python: str = "", address: str = F
                 .replace("/run/heat/", f"{state}/run/")
                 .replace("/var/log/heat/", f"{state}/logs/")
                 .replace("/var/www/cgi-bin/heat", f"{state}/wsgi")
+                .replace("/var/lib/heat", f"{state}")
                 .replace("127.0.0.1:", f"{address}:"))
     replaced = re.sub(r"(?m)^virtualenv = .*$", f"virtualenv = {VENV}", replaced)
     if python:

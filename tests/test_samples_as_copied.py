@@ -74,14 +74,25 @@ def documented_values() -> list[str]:
 
 @dataclass(frozen=True)
 class Prefix:
+    """Where the user's / is, and the virtualenv that stands in for /opt/heat.
+
+    On this project's machine the checkout's venv comes from pyenv's Python
+    3.11.7 while Debian's mod_wsgi embeds /usr/bin/python3 (3.11.2), and the
+    uwsgi binary links pyenv's libpython: a user has one Python for both, the
+    test needs a venv on each base. ``venv`` serves uwsgi, ``wsgi_venv``
+    mod_wsgi (the sites' ``python-home``); both hold the same packages.
+    """
+
     root: Path
-    venv: Path          # stands in for /opt/heat
+    venv: Path
+    wsgi_venv: Path
 
     def substitutions(self, address: str) -> dict[str, list[tuple[str, str]]]:
         """Documented value -> the (pattern, replacement) edits it makes."""
         r = str(self.root)
         return {
-            "/opt/heat": [("/opt/heat", str(self.venv))],
+            "/opt/heat": [("python-home=/opt/heat", f"python-home={self.wsgi_venv}"),
+                          ("/opt/heat", str(self.venv))],
             "/etc/heat": [("/etc/heat", f"{r}/etc/heat")],
             "/var/log/heat": [("/var/log/heat", f"{r}/var/log/heat")],
             "/run/heat": [("/run/heat", f"{r}/run/heat")],
@@ -110,10 +121,10 @@ class Prefix:
         """``sed -i`` the documented values of a copied file; nothing else changes."""
         text = self.edit(path.read_text(), address)
         # Comments may name system paths (where the file goes); settings may not.
-        rest = "\n".join(line for line in text.replace(str(self.root), "").splitlines()
+        rest = "\n".join(line for line in text.replace(str(self.root), "<prefix>").splitlines()
                          if not line.lstrip().startswith("#"))
-        for system_dir in ("/opt/", "/etc/", "/var/", "/run/", "127.0.0.1"):
-            assert system_dir not in rest, f"{path}: {system_dir} left after the documented edits"
+        left = re.findall(r"(?<![\w>/.-])/(?:opt|etc|var|run)/\S*|127\.0\.0\.1\b", rest)
+        assert not left, f"{path}: {left} left after the documented edits"
         path.write_text(text)
 
 
@@ -133,39 +144,49 @@ def _link_tree(source: Path, target: Path, ignore: Any = None) -> None:
             path.chmod(0o755)
 
 
-def _user_venv(root: Path) -> Path:
-    """The user's /opt/heat: a virtualenv ``USER`` can read, holding this
-    checkout's venv (whose base Python may sit under a mode-700 /root)."""
-    venv = root / "opt" / "heat"
+def _site_packages(root: Path) -> Path:
+    """This checkout's packages where ``USER`` can read them."""
+    if apache.unreadable_for(SITE_PACKAGES, USER) is None \
+            and apache.unreadable_for(REPO, USER) is None:
+        return SITE_PACKAGES
+    packages = root / "site-packages"
+    _link_tree(SITE_PACKAGES, packages)
+    _link_tree(REPO / "heat_wsgi", packages / "heat_wsgi")
+    for editable_hook in packages.glob("__editable__*"):  # would point back at REPO
+        editable_hook.unlink()
+    return packages
+
+
+def _readable_base(root: Path) -> Path:
+    """The Python this venv was made from (``sys.base_prefix``), readable by
+    ``USER``: itself, or a hard-linked copy of its stdlib when it sits under
+    a mode-700 directory (pyenv under /root)."""
     lib = f"python{sys.version_info.major}.{sys.version_info.minor}"
     base = Path(sys.base_prefix)
-    if apache.unreadable_for(base / "lib" / lib, USER) is not None:
-        # The base Python's stdlib, readable: what a Python under /opt would give.
-        _link_tree(base / "lib" / lib, root / "python" / "lib" / lib,
-                   shutil.ignore_patterns("site-packages", "test", "__pycache__", "idlelib",
-                                          "tkinter", "turtledemo"))
-        (root / "python" / "lib" / lib / "site-packages").mkdir(exist_ok=True)
-        (root / "python" / "bin").mkdir(parents=True, exist_ok=True)
-        base = root / "python"
-    packages = SITE_PACKAGES
-    if apache.unreadable_for(SITE_PACKAGES, USER) is not None \
-            or apache.unreadable_for(REPO, USER) is not None:
-        packages = root / "site-packages"
-        _link_tree(SITE_PACKAGES, packages)
-        _link_tree(REPO / "heat_wsgi", packages / "heat_wsgi")
-        for editable_hook in packages.glob("__editable__*"):  # would point back at REPO
-            editable_hook.unlink()
+    if apache.unreadable_for(base / "lib" / lib, USER) is None:
+        return base
+    copy = root / "python"
+    _link_tree(base / "lib" / lib, copy / "lib" / lib,
+               shutil.ignore_patterns("site-packages", "test", "__pycache__", "idlelib",
+                                      "tkinter", "turtledemo"))
+    (copy / "lib" / lib / "site-packages").mkdir(exist_ok=True)
+    (copy / "bin").mkdir(parents=True, exist_ok=True)
+    return copy
+
+
+def _user_venv(venv: Path, base: Path, packages: Path) -> Path:
+    """A virtualenv made from the Python at ``base``, holding ``packages``:
+    what ``python3 -m venv /opt/heat; pip install heat_wsgi[heat]`` gives."""
+    lib = f"python{sys.version_info.major}.{sys.version_info.minor}"
     own = venv / "lib" / lib / "site-packages"
     own.mkdir(parents=True)
     (venv / "bin").mkdir()
     (venv / "bin" / "uwsgi").symlink_to(VENV / "bin" / "uwsgi")
-    (venv / "pyvenv.cfg").write_text(f"home = {base}/bin\ninclude-system-site-packages = false\n"
-                                     f"version = {sys.version_info.major}.{sys.version_info.minor}."
-                                     f"{sys.version_info.micro}\n")
+    (venv / "pyvenv.cfg").write_text(f"home = {base}/bin\ninclude-system-site-packages = false\n")
     # addsitedir, not a bare path: the .pth files there (heat_wsgi's editable
     # install) must be processed too.
     (own / "heat-wsgi-test.pth").write_text(f"import site; site.addsitedir({str(packages)!r})\n")
-    for path in [root / "opt", venv, *venv.rglob("*")]:
+    for path in [venv.parent, venv, *venv.rglob("*")]:
         if path.is_dir() and not path.is_symlink():
             path.chmod(0o755)
     return venv
@@ -211,14 +232,19 @@ def _apache_main_config(prefix: Prefix, sites: list[Path]) -> Path:
 @pytest.fixture(scope="module")
 def deployment() -> Iterator[Deployment]:
     started = time.monotonic()
-    assert sorted(documented_values()) == sorted(Prefix(Path("/x"), Path("/y")).substitutions("a")), \
+    assert sorted(documented_values()) == sorted(Prefix(Path("/x"), Path("/y"), Path("/z"))
+                                                 .substitutions("a")), \
         "the test edits exactly the values the page lists"
     root = reachable_dir("heat-wsgi-samples-")
     services: list[Service] = []
     try:
         with heat_backend(BACKEND, epmd_port=4390, engine_workers=2,
                           prefix="heat-wsgi-samples-backend-") as backend:
-            prefix = Prefix(root, _user_venv(root))
+            print(f"\nback end up in {time.monotonic() - started:.1f} s")
+            packages = _site_packages(root)
+            # Not under <root>/opt/heat: "/opt/heat" must not occur in what replaces it.
+            prefix = Prefix(root, _user_venv(root / "venvs" / "uwsgi", _readable_base(root), packages),
+                            _user_venv(root / "venvs" / "mod_wsgi", Path("/usr"), packages))
             for command in _documented_installs(prefix):
                 subprocess.run(command, shell=True, check=True, cwd=REPO)
             # heat.conf: the edits the page names (broker, database, host).
@@ -249,6 +275,7 @@ def deployment() -> Iterator[Deployment]:
                     prefix.edit_file(site, ADDRESSES[mode])
                     sites.append(site)
 
+            print(f"files in place in {time.monotonic() - started:.1f} s")
             # uwsgi as the page says: started as root, one per API.
             def start(program: str) -> Service:
                 return uwsgi.start_uwsgi(prefix.venv, etc / f"{program}-uwsgi.ini", root,
@@ -294,6 +321,8 @@ def test_uwsgi_and_mod_wsgi_run_as_the_unprivileged_user(deployment: Deployment)
     # heat-api 2 + heat-api-cfn 2 + heat-api-cloudwatch 1 daemon processes.
     assert len(daemons) == 5, daemons
     assert {_proc_uid(pid) for pid in daemons} == {uid}
+    home = deployment.prefix.root / "var" / "lib" / "heat"
+    assert {os.readlink(f"/proc/{pid}/cwd") for pid in daemons} == {str(home)}
 
 
 COMBINATIONS = [(mode, service) for mode in ADDRESSES for service in PROGRAMS]
@@ -330,12 +359,15 @@ def _cfn(address: str) -> None:
     assert len({o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}["Value"]) == 32
     client.delete_stack(StackName=name)
 
-    def gone() -> bool:
+    def gone() -> str | None:
         try:
-            stacks = client.describe_stacks(StackName=name)["Stacks"]
+            status = str(client.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
         except ClientError as exc:
-            return "does not exist" in str(exc)
-        return bool(stacks[0]["StackStatus"] == "DELETE_COMPLETE")
+            # Heat forgets a deleted stack's name: "The Stack (...) could not be found."
+            assert "could not be found" in str(exc), exc
+            return "gone"
+        assert status != "DELETE_FAILED", status
+        return status if status == "DELETE_COMPLETE" else None
     wait_until(gone, 120, f"CFN stack {name} deleted", interval=0.3)
 
 
