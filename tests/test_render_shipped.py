@@ -95,11 +95,12 @@ def test_uwsgi_and_mod_wsgi_run_as_the_service_user(expected: dict[PurePosixPath
         if rel.suffix == ".ini":
             assert text.endswith("\nuid = heat\ngid = heat\n"), rel
             assert "chown-socket = heat:www-data\n" in text, rel
-        elif "WSGIDaemonProcess" in text:
-            assert " user=heat group=heat " in text, rel
-        # Nothing else names a user: the Apache sites of the proxy modes run
-        # in Apache's own workers.
-        assert "www-data" not in text.split("[uwsgi]")[-1].replace("heat:www-data", ""), rel
+        elif "\n    WSGIDaemonProcess " in text:
+            assert " user=heat group=heat home=/var/lib/heat " in text, rel
+        # No setting names another user: the proxy sites run in Apache's own
+        # workers, and only the uwsgi socket's group is Apache's.
+        settings = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+        assert "www-data" not in settings.replace("chown-socket = heat:www-data", ""), rel
 
 
 @pytest.mark.real
@@ -150,3 +151,21 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
         wait_workers(log / f"uwsgi-{program}.log", workers, proc)
     finally:
         assert stop(proc) == 0
+
+
+def test_the_users_page_makes_the_directories_the_samples_need() -> None:
+    """doc/users-and-directories.rst's ``install -d`` lines are what the
+    renderer says each sample host needs (hostdirs), owner and mode alike;
+    the samples keep their uwsgi ini files in /etc/heat itself, not in a
+    uwsgi/ subdirectory."""
+    from heat_wsgi.derive.index import build_index
+    from heat_wsgi.render.hostdirs import host_directories
+    topology = load_topology(REPO / SAMPLES_TOPOLOGY)
+    index = build_index(topology)
+    needed = {(d.path, d.owner, d.group, d.mode) for host in topology.hosts
+              for d in host_directories(topology, host, index) if not d.path.endswith("/uwsgi")}
+    page = (REPO / USERS_DOC).read_text()
+    made = {(path, owner, group, int(mode, 8)) for owner, group, mode, path in
+            re.findall(r"(?m)^    install -d -o (\S+) -g (\S+) -m (\d+) (\S+)$", page)}
+    assert made == needed
+    assert "d /run/heat 0755 heat heat -" in page   # the tmpfiles.d line, as rendered

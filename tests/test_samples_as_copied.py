@@ -276,30 +276,35 @@ def deployment() -> Iterator[Deployment]:
                     sites.append(site)
 
             print(f"files in place in {time.monotonic() - started:.1f} s")
-            # uwsgi as the page says: started as root, one per API.
+            # uwsgi as the page says: started as root, one per API. Apache
+            # starts meanwhile: its mod_wsgi daemons boot Heat while uwsgi
+            # does, and its proxy sites answer 200 once uwsgi is up.
             def start(program: str) -> Service:
                 return uwsgi.start_uwsgi(prefix.venv, etc / f"{program}-uwsgi.ini", root,
-                                         f"uwsgi-{program}", timeout=180)
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                futures = {s: pool.submit(start, p) for s, p in PROGRAMS.items()}
+                                         f"uwsgi-{program}", timeout=240)
+
+            def start_web() -> Service:
+                return apache.start_apache(
+                    _apache_main_config(prefix, sites), root / "apache", root, "apache-samples",
+                    listen=[(a, p) for a in ADDRESSES.values() for p in PORTS.values()],
+                    health_urls=[f"http://{a}:{p}/healthcheck" for a in ADDRESSES.values()
+                                 for p in PORTS.values()],
+                    site_logs=[root / "var" / "log" / "heat" / f"{p}-apache-error.log"
+                               for p in PROGRAMS.values()], timeout=240)
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                futures = [pool.submit(start, p) for p in PROGRAMS.values()]
+                futures.append(pool.submit(start_web))
                 errors = []
-                for service, future in futures.items():
+                for future in futures:  # every one, so that each started one is stopped
                     try:
                         services.append(future.result())
-                    except Exception as exc:  # stop the others, then fail
+                    except Exception as exc:
                         errors.append(exc)
                 if errors:
                     raise errors[0]
-            web = apache.start_apache(
-                _apache_main_config(prefix, sites), root / "apache", root, "apache-samples",
-                listen=[(a, p) for a in ADDRESSES.values() for p in PORTS.values()],
-                health_urls=[f"http://{a}:{p}/healthcheck" for a in ADDRESSES.values()
-                             for p in PORTS.values()],
-                site_logs=[root / "var" / "log" / "heat" / f"{p}-apache-error.log"
-                           for p in PROGRAMS.values()], timeout=180)
-            services.append(web)
+            web = services[-1]
             print(f"\nsamples deployment up in {time.monotonic() - started:.1f} s")
-            yield Deployment(prefix, backend, web, {s: services[i] for i, s in enumerate(PROGRAMS)})
+            yield Deployment(prefix, backend, web, dict(zip(PROGRAMS, services[:3])))
     finally:
         stop_all(list(reversed(services)))
         shutil.rmtree(root, ignore_errors=True)
