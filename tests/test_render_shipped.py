@@ -112,8 +112,10 @@ def test_shipped_apache_files_pass_the_syntax_check(expected: dict[PurePosixPath
         if rel.suffix != ".conf":
             continue
         site = tmp_path / rel.name
-        # Only the log directory moves: /var/log/heat need not exist here.
-        site.write_text(text.replace("/var/log/heat/", f"{logs}/"))
+        # Only the log directory moves: /var/log/heat need not exist here;
+        # nor does the heat user the mod_wsgi daemons run as.
+        site.write_text(text.replace("/var/log/heat/", f"{logs}/")
+                        .replace(" user=heat group=heat ", " user=www-data group=www-data "))
         result = apache_check(tmp_path / f"apache-{rel.stem}", [site])
         assert result.returncode == 0, (rel, result.stderr)
 
@@ -134,8 +136,8 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
             .replace("127.0.0.1:", "127.0.0.44:")
             # no "heat" user on a test machine: the test runs as root
             .replace("chown-socket = heat:", "chown-socket = root:")
-            .replace("\nuid = heat\ngid = heat\n", "\nuid = root\ngid = root\n"))
-    assert "= heat" not in text
+            .replace("\nuid = heat\ngid = heat\n", "\n"))
+    assert not re.search(r"(?m)= heat(:|$)", text)
     text = re.sub(r"(?m)^module = .*$", "module = tinyapp:application", text)
     text = re.sub(r"(?m)^virtualenv = .*\n", "", text)
     ini = tmp_path / "x.ini"

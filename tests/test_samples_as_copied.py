@@ -403,3 +403,31 @@ def test_a_real_client_is_served(deployment: Deployment, mode: str, service: str
     site = {"mod_wsgi": "", "mod_proxy": "uwsgi-", "mod_proxy_uwsgi": "uwsgi-uds-"}[mode]
     access = (logs / f"{site}{PROGRAMS[service]}-apache-access.log").read_text()
     assert re.search(r'"(GET|POST) /', access), access[-500:]
+
+
+def test_a_heat_conf_the_user_cannot_read_is_named_with_the_user(deployment: Deployment) -> None:
+    """The one deliberate mistake: heat.conf left root-only (0600). uwsgi,
+    run as the service user, says who cannot read which file."""
+    root = deployment.prefix.root
+    secret = root / "etc" / "heat" / "heat-root-only.conf"
+    shutil.copy(root / "etc" / "heat" / "heat.conf", secret)
+    secret.chmod(0o600)
+    text = (root / "etc" / "heat" / "heat-api-cfn-uwsgi.ini").read_text()
+    text = text.replace(f"--config-file {root}/etc/heat/heat.conf", f"--config-file {secret}")
+    text = text.replace(f"{ADDRESSES['mod_proxy']}:", "127.0.0.94:")
+    log = root / "var" / "log" / "heat" / "root-only.log"
+    # Its own address, socket, pid file and log, beside the running instance.
+    text = (text.replace("/heat-api-cfn.sock", "/root-only.sock")
+            .replace("/uwsgi-heat-api-cfn.pid", "/root-only.pid")
+            .replace("/uwsgi-heat-api-cfn.log", "/root-only.log"))
+    ini = root / "etc" / "heat" / "root-only.ini"
+    ini.write_text(text)
+    proc = process.spawn("uwsgi-root-only", [str(deployment.prefix.venv / "bin" / "uwsgi"),
+                                             "--ini", str(ini)], state_dir=root)
+    try:
+        wanted = f"config file(s) not readable by user {USER} (uid {pwd.getpwnam(USER).pw_uid}"
+        wait_until(lambda: log.is_file() and wanted in log.read_text(), 120,
+                   f"{wanted!r} in {log}")
+        assert f"{secret}" in log.read_text()
+    finally:
+        process.stop_proc(proc)
