@@ -91,7 +91,10 @@ def _start_apache(backend: Backend, name: str, modules: list[str], site_text: st
         path.chmod(0o755)
     return apache.start_apache(config, root, backend.state_dir, name,
                                listen=[(FRONT, port)],
-                               health_urls=[f"http://{FRONT}:{port}/healthcheck"])
+                               health_urls=[f"http://{FRONT}:{port}/healthcheck"],
+                               # mod_wsgi builds Heat on the first request: 32 s
+                               # at a load average of 20 on 2 cores.
+                               timeout=120)
 
 
 def _shipped(relative: str, backend: Backend, python: str = "", address: str = FRONT) -> str:

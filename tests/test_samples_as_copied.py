@@ -237,9 +237,11 @@ def deployment() -> Iterator[Deployment]:
         "the test edits exactly the values the page lists"
     root = reachable_dir("heat-wsgi-samples-")
     services: list[Service] = []
+    backend_dirs: list[Path] = []   # heat_backend leaves its state dir behind
     try:
         with heat_backend(BACKEND, epmd_port=4390, engine_workers=2,
                           prefix="heat-wsgi-samples-backend-") as backend:
+            backend_dirs.append(backend.state_dir)
             print(f"\nback end up in {time.monotonic() - started:.1f} s")
             packages = _site_packages(root)
             # Not under <root>/opt/heat: "/opt/heat" must not occur in what replaces it.
@@ -307,7 +309,8 @@ def deployment() -> Iterator[Deployment]:
             yield Deployment(prefix, backend, web, dict(zip(PROGRAMS, services[:3])))
     finally:
         stop_all(list(reversed(services)))
-        shutil.rmtree(root, ignore_errors=True)
+        for path in [root, *backend_dirs]:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def test_the_page_names_every_value_the_test_edits() -> None:
