@@ -148,6 +148,17 @@ def _import_heat(prog: str) -> Any:
     return oslo_i18n, version, config, messaging, profiler, wsgi, cfg, log
 
 
+def _whoami() -> str:
+    """``name (uid N, gid M)`` of this process, for permission errors."""
+    import pwd
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = "?"
+    return f"user {name} (uid {uid}, gid {gid})"
+
+
 def _boot(prog: str, argv: Sequence[str], environ: Mapping[str, str]) -> WSGIApp:
     oslo_i18n, version, config, messaging, profiler, wsgi, cfg, log = _import_heat(prog)
     conf = cfg.CONF
@@ -167,6 +178,11 @@ def _boot(prog: str, argv: Sequence[str], environ: Mapping[str, str]) -> WSGIApp
     except cfg.ConfigDirNotFoundError as exc:
         raise BootError(prog, f"config directory not found: {exc.config_dir} "
                               f"(from {chosen.origin})") from None
+    except cfg.ConfigFilesPermissionDeniedError as exc:
+        # oslo.config says only "Failed to open": name the user who cannot read.
+        raise BootError(prog, f"config file(s) not readable by {_whoami()}: "
+                              f"{', '.join(exc.config_files)} (from {chosen.origin}; "
+                              "see doc/users-and-directories.rst)") from None
     except (cfg.ConfigFileParseError, cfg.ConfigFileValueError, cfg.Error) as exc:
         raise BootError(prog, f"bad configuration: {exc}") from None
     if not conf.config_file and not conf.config_dir:

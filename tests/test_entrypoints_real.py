@@ -91,7 +91,10 @@ def _start_apache(backend: Backend, name: str, modules: list[str], site_text: st
         path.chmod(0o755)
     return apache.start_apache(config, root, backend.state_dir, name,
                                listen=[(FRONT, port)],
-                               health_urls=[f"http://{FRONT}:{port}/healthcheck"])
+                               health_urls=[f"http://{FRONT}:{port}/healthcheck"],
+                               # mod_wsgi builds Heat on the first request: 32 s
+                               # at a load average of 20 on 2 cores.
+                               timeout=120)
 
 
 def _shipped(relative: str, backend: Backend, python: str = "", address: str = FRONT) -> str:
@@ -106,6 +109,7 @@ def _shipped(relative: str, backend: Backend, python: str = "", address: str = F
                 .replace("/run/heat/", f"{state}/run/")
                 .replace("/var/log/heat/", f"{state}/logs/")
                 .replace("/var/www/cgi-bin/heat", f"{state}/wsgi")
+                .replace("/var/lib/heat", f"{state}")
                 .replace("127.0.0.1:", f"{address}:"))
     replaced = re.sub(r"(?m)^virtualenv = .*$", f"virtualenv = {VENV}", replaced)
     if python:
@@ -114,10 +118,13 @@ def _shipped(relative: str, backend: Backend, python: str = "", address: str = F
 
 
 def _start_shipped_uwsgi(backend: Backend, service: str, address: str = FRONT) -> Service:
-    # The socket goes to heat:www-data; tests run as root, with no heat user.
+    # The socket goes to heat:www-data and uwsgi runs as heat; tests run as
+    # root, with no heat user (tests/test_samples_as_copied.py runs a user).
     ini_text = _shipped(f"etc/heat/{service}-uwsgi.ini", backend, address=address).replace(
-        "chown-socket = heat:www-data", "chown-socket = root:www-data")
+        "chown-socket = heat:www-data", "chown-socket = root:www-data").replace(
+        "\nuid = heat\ngid = heat\n", "\nuid = root\ngid = root\n")
     assert "chown-socket = root:www-data" in ini_text
+    assert not re.search(r"(?m)= heat(:|$)", ini_text)
     name = f"uwsgi-{service}-{address}"
     if address != FRONT:  # the Apache fronts expect the socket where it is shipped
         ini_text = (ini_text.replace(f"/run/{service}.sock", f"/run/{name}.sock")
@@ -141,6 +148,9 @@ def front_mod_wsgi(backend: Backend) -> tuple[str, list[Service]]:
     script.chmod(0o644)
     site = _shipped("httpd/files/heat-api.conf", backend,
                     python=_python_for_www_data(backend.state_dir))
+    # The daemon runs as the service user heat, which this machine lacks.
+    assert " user=heat group=heat " in site
+    site = site.replace(" user=heat group=heat ", " user=www-data group=www-data ")
     # mod_wsgi's daemon sockets go to the private instance's run dir.
     site = f"WSGISocketPrefix {backend.state_dir}/b-mod-wsgi/run/wsgi\n" + site
     service = _start_apache(backend, "b-mod-wsgi", ["wsgi", "alias"], site, 8004)

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from heat_wsgi.loader import load_topology
-from heat_wsgi.shipped import SAMPLES_TOPOLOGY, shipped_files
+from heat_wsgi.shipped import SAMPLE_NOTE, SAMPLES_TOPOLOGY, USERS_DOC, shipped_files
 from render_checks import apache_check
 from conftest import REPO
 
@@ -66,12 +66,41 @@ def test_uwsgi_ini_serves_both_apache_modes(expected: dict[PurePosixPath, str]) 
 
 def test_wsgi_scripts_name_the_config_then_import(expected: dict[PurePosixPath, str]) -> None:
     script = expected[PurePosixPath("httpd/files/heat-api.wsgi")]
-    # Each instance reads its own copy of the host's heat.conf.
-    assert 'os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat-heat-api.conf")' in script
+    # The samples read the one heat.conf that ships, not per-instance copies.
+    assert 'os.environ.setdefault("OS_HEAT_CONFIG_FILES", "/etc/heat/heat.conf")' in script
     assert script.rstrip().endswith("from heat_wsgi.api import application  # noqa: E402,F401")
     compile(script, "heat-api.wsgi", "exec")
     site = expected[PurePosixPath("httpd/files/heat-api.conf")]
     assert "WSGIScriptAlias / /var/www/cgi-bin/heat/heat-api.wsgi" in site
+
+
+def test_every_sample_says_it_is_edited_and_where_it_goes(expected: dict[PurePosixPath, str]) -> None:
+    for rel, text in expected.items():
+        head = "\n".join(line for line in text.splitlines() if line.startswith("#"))
+        assert "\n".join(SAMPLE_NOTE) in head, rel
+        assert "render again" not in text, rel
+        assert "Debian/Ubuntu" in head and "Red Hat" in head, rel
+        assert (REPO / USERS_DOC).is_file()
+
+
+def test_samples_name_only_config_files_that_ship(expected: dict[PurePosixPath, str]) -> None:
+    shipped = {p.name for p in (REPO / "etc" / "heat").iterdir()}
+    for rel, text in expected.items():
+        for name in re.findall(r"/etc/heat/([\w.-]+\.conf)\b", text):
+            assert name in shipped, (rel, name)
+
+
+def test_uwsgi_and_mod_wsgi_run_as_the_service_user(expected: dict[PurePosixPath, str]) -> None:
+    for rel, text in expected.items():
+        if rel.suffix == ".ini":
+            assert text.endswith("\nuid = heat\ngid = heat\n"), rel
+            assert "chown-socket = heat:www-data\n" in text, rel
+        elif "\n    WSGIDaemonProcess " in text:
+            assert " user=heat group=heat home=/var/lib/heat " in text, rel
+        # No setting names another user: the proxy sites run in Apache's own
+        # workers, and only the uwsgi socket's group is Apache's.
+        settings = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+        assert "www-data" not in settings.replace("chown-socket = heat:www-data", ""), rel
 
 
 @pytest.mark.real
@@ -83,8 +112,10 @@ def test_shipped_apache_files_pass_the_syntax_check(expected: dict[PurePosixPath
         if rel.suffix != ".conf":
             continue
         site = tmp_path / rel.name
-        # Only the log directory moves: /var/log/heat need not exist here.
-        site.write_text(text.replace("/var/log/heat/", f"{logs}/"))
+        # Only the log directory moves: /var/log/heat need not exist here;
+        # nor does the heat user the mod_wsgi daemons run as.
+        site.write_text(text.replace("/var/log/heat/", f"{logs}/")
+                        .replace(" user=heat group=heat ", " user=www-data group=www-data "))
         result = apache_check(tmp_path / f"apache-{rel.stem}", [site])
         assert result.returncode == 0, (rel, result.stderr)
 
@@ -104,7 +135,9 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
     text = (text.replace("/run/heat/", f"{run}/").replace("/var/log/heat/", f"{log}/")
             .replace("127.0.0.1:", "127.0.0.44:")
             # no "heat" user on a test machine: the test runs as root
-            .replace("chown-socket = heat:", "chown-socket = root:"))
+            .replace("chown-socket = heat:", "chown-socket = root:")
+            .replace("\nuid = heat\ngid = heat\n", "\n"))
+    assert not re.search(r"(?m)= heat(:|$)", text)
     text = re.sub(r"(?m)^module = .*$", "module = tinyapp:application", text)
     text = re.sub(r"(?m)^virtualenv = .*\n", "", text)
     ini = tmp_path / "x.ini"
@@ -120,3 +153,21 @@ def test_shipped_uwsgi_ini_starts(expected: dict[PurePosixPath, str], tmp_path: 
         wait_workers(log / f"uwsgi-{program}.log", workers, proc)
     finally:
         assert stop(proc) == 0
+
+
+def test_the_users_page_makes_the_directories_the_samples_need() -> None:
+    """doc/users-and-directories.rst's ``install -d`` lines are what the
+    renderer says each sample host needs (hostdirs), owner and mode alike;
+    the samples keep their uwsgi ini files in /etc/heat itself, not in a
+    uwsgi/ subdirectory."""
+    from heat_wsgi.derive.index import build_index
+    from heat_wsgi.render.hostdirs import host_directories
+    topology = load_topology(REPO / SAMPLES_TOPOLOGY)
+    index = build_index(topology)
+    needed = {(d.path, d.owner, d.group, d.mode) for host in topology.hosts
+              for d in host_directories(topology, host, index) if not d.path.endswith("/uwsgi")}
+    page = (REPO / USERS_DOC).read_text()
+    made = {(path, owner, group, int(mode, 8)) for owner, group, mode, path in
+            re.findall(r"(?m)^    install -d -o (\S+) -g (\S+) -m (\d+) (\S+)$", page)}
+    assert made == needed
+    assert "d /run/heat 0755 heat heat -" in page   # the tmpfiles.d line, as rendered
