@@ -18,10 +18,19 @@ from heat_wsgi.loader import load_topology, loads_topology
 from heat_wsgi.render import render_all
 
 LAB = REPO / "tests" / "lab.topology.yaml"
+# The lab keeps the defaults (see its comment); these tests add the field.
+BUS_LINE = "  transport_url: rabbit://heat:lab-mq-secret@198.18.0.1:5672/\n"
+
+
+def lab_text(bus_extra: str = "") -> str:
+    text = LAB.read_text()
+    assert BUS_LINE in text
+    return text.replace(BUS_LINE, BUS_LINE + bus_extra)
 
 
 def test_heartbeat_reaches_heat_conf_and_the_broker() -> None:
-    files = render_all(load_topology(LAB, base_config_anywhere=True))
+    text = lab_text("  heartbeat_timeout: 10\n")
+    files = render_all(loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True))
     conf = configparser.RawConfigParser(strict=False, interpolation=None)
     conf.read_string(files[PurePosixPath("b/etc/heat/heat.conf")].text)
     assert conf.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold") == "10"
@@ -30,8 +39,7 @@ def test_heartbeat_reaches_heat_conf_and_the_broker() -> None:
 
 
 def test_no_heartbeat_leaves_the_defaults() -> None:
-    text = LAB.read_text().replace("  heartbeat_timeout: 10\n", "")
-    files = render_all(loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True))
+    files = render_all(load_topology(LAB, base_config_anywhere=True))
     assert "heartbeat" not in files[PurePosixPath("b/etc/heat/heat.conf")].text
     assert "heartbeat" not in files[PurePosixPath("a/etc/rabbitmq/rabbitmq.conf")].text
 
@@ -44,7 +52,7 @@ def test_no_heartbeat_leaves_the_defaults() -> None:
      "message_bus.options.oslo_messaging_rabbit.heartbeat_timeout_threshold", 10),
 ])
 def test_a_bad_heartbeat_is_named(edit: str, path: str, value: object) -> None:
-    text = LAB.read_text().replace("  heartbeat_timeout: 10\n", edit)
+    text = lab_text(edit)
     with pytest.raises(TopologyError) as info:
         loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True)
     assert info.value.path == path and info.value.value == value
