@@ -21,6 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
 from oslo_config import generator, validator
 
 
@@ -36,6 +37,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="oslo-validate-") as tmp:
         opt_data = str(Path(tmp) / "opts.yaml")
         generator.main(["--config-file", gen, "--format", "yaml", "--output-file", opt_data])
+        # The validator re-reads --opt-data with pure-Python yaml.safe_load
+        # each time (~1.4 s of CPU for Heat's options): read it once (libyaml
+        # when there) and hand the same data to every run. Only the loading
+        # is replaced; the checks are the validator's own _validate.
+        with open(opt_data) as f:
+            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        validator.load_opt_data = lambda conf: data
         for path in files:
             print(f"== {path}", file=sys.stderr, flush=True)
             # validator.main() parses sys.argv[1:], exactly as the console script does.
