@@ -61,15 +61,16 @@ uv_pip_args() {
   done < <(.venv/bin/pip config list 2>/dev/null | sort -u)
 }
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  installed=
   if uv_bootstrap; then
     echo "install: uv pip install -e .[heat,test,docs,ansible] (uv $UV_VERSION)"
     mapfile -t uv_args < <(uv_pip_args)
     # unsafe-best-match: the best version across every index, as pip picks.
     uv=("$uv_home/bin/uv" pip install -q --python .venv/bin/python --index-strategy unsafe-best-match "${uv_args[@]}")
-    "${uv[@]}" --upgrade pip setuptools wheel
-    "${uv[@]}" -e '.[heat,test,docs,ansible]'
-  else
-    echo "install: uv $UV_VERSION unavailable; pip install -e .[heat,test,docs,ansible]"
+    "${uv[@]}" --upgrade pip setuptools wheel && "${uv[@]}" -e '.[heat,test,docs,ansible]' && installed=uv
+  fi
+  if [ -z "$installed" ]; then
+    echo "install: uv $UV_VERSION unavailable or failed; pip install -e .[heat,test,docs,ansible]"
     .venv/bin/pip install -q --upgrade pip setuptools wheel
     .venv/bin/pip install -q -e '.[heat,test,docs,ansible]'
   fi
