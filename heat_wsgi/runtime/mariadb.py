@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 from heat_wsgi.errors import ServiceError
@@ -24,26 +28,77 @@ def _quote_sql_ident(value: str) -> str:
     return "`" + value.replace("`", "``") + "`"
 
 
-def install_db(datadir: Path, *, service: str, log: Path) -> None:
-    """Create the system tables in ``datadir`` once; a populated datadir is kept."""
-    if (datadir / "mysql").is_dir():
-        return
-    binary = shutil.which("mariadb-install-db")
-    if binary is None:
-        raise ServiceError(service, "cannot run mariadb-install-db: not found "
-                                    "(install the mariadb-server package)")
+INSTALL_DB_ARGS = ("--no-defaults", "--user=root", "--auth-root-authentication-method=socket",
+                   "--skip-test-db")
+
+
+def _run_install_db(binary: str, datadir: Path, *, service: str, log: Path) -> None:
     datadir.mkdir(parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         result = subprocess.run(
-            [binary, "--no-defaults", f"--datadir={datadir}", "--user=root",
-             "--auth-root-authentication-method=socket", "--skip-test-db"],
+            [binary, INSTALL_DB_ARGS[0], f"--datadir={datadir}", *INSTALL_DB_ARGS[1:]],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
     if result.returncode != 0:
         # A half-made datadir would be "kept" next time; remove it.
         shutil.rmtree(datadir, ignore_errors=True)
         raise ServiceError(service, f"mariadb-install-db exited with status "
                                     f"{result.returncode}" + process.log_tail(log), str(log))
+
+
+def _template_dir(binary: str) -> Path | None:
+    """Where the pristine datadir for this MariaDB build and these options is
+    kept, or None when the server's version cannot be read."""
+    server = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+    try:
+        version = subprocess.run([server, "--version"], capture_output=True, text=True,
+                                 check=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    # The tables hold no path; the host name and the options go in the key in
+    # case a build ever writes them (root@<hostname> did, before socket auth).
+    key = hashlib.sha256("\0".join([version, socket.gethostname(), binary, *INSTALL_DB_ARGS])
+                         .encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "heat_wsgi" / "mariadb-datadir" / key
+
+
+def install_db(datadir: Path, *, service: str, log: Path) -> None:
+    """Create the system tables in ``datadir`` once; a populated datadir is kept.
+
+    ``mariadb-install-db`` takes seconds (it boots a bootstrap server); a copy
+    of a pristine datadir it made once for this MariaDB build (kept under
+    ``~/.cache/heat_wsgi/mariadb-datadir``, never started) takes a fraction
+    of that and yields the same files, modes and users.
+    """
+    if (datadir / "mysql").is_dir():
+        return
+    binary = shutil.which("mariadb-install-db")
+    if binary is None:
+        raise ServiceError(service, "cannot run mariadb-install-db: not found "
+                                    "(install the mariadb-server package)")
+    template = _template_dir(binary)
+    if template is None or (datadir.exists() and any(datadir.iterdir())):
+        _run_install_db(binary, datadir, service=service, log=log)
+        return
+    if not (template / "mysql").is_dir():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{template.name}.", dir=template.parent))
+        made = building / "data"
+        _run_install_db(binary, made, service=service, log=log)
+        try:
+            made.rename(template)
+        except OSError:
+            pass  # another process made it first: same build, same files
+        shutil.rmtree(building, ignore_errors=True)
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    partial = datadir.with_name(datadir.name + ".copying")
+    shutil.rmtree(partial, ignore_errors=True)
+    # Copied beside, then renamed: a half-copied datadir is never "kept".
+    shutil.copytree(template, partial, symlinks=True)
+    if datadir.exists():
+        datadir.rmdir()
+    partial.rename(datadir)
 
 
 def run_sql(socket_path: Path, sql: str, *, service: str, log: str) -> str:
