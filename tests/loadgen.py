@@ -91,8 +91,12 @@ class Api:
 
 
 class Load:
-    def __init__(self, api: Api, stop_file: Path | None, seconds: float) -> None:
+    def __init__(self, api: Api, stop_file: Path | None, seconds: float,
+                 read_limit: int = 0) -> None:
         self.api = api
+        # 0 lists every stack; N reads one page of N, as a dashboard or a
+        # paging client does (a long load piles up hundreds of stacks).
+        self.read_path = f"/stacks?limit={read_limit}" if read_limit else "/stacks"
         self.stop_file = stop_file
         self.began = time.monotonic()
         self.deadline = self.began + seconds
@@ -124,7 +128,7 @@ class Load:
 
     def reader(self) -> None:
         while not self.stopping():
-            self.request("read", "GET", "/stacks", None, 200)
+            self.request("read", "GET", self.read_path, None, 200)
             with self.lock:
                 self.summary.reads += 1
 
@@ -214,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settle", type=float, default=120,
                         help="how long to wait for accepted stacks to finish")
     parser.add_argument("--timeout", type=float, default=30, help="per-request timeout")
+    parser.add_argument("--read-limit", type=int, default=0,
+                        help="reads list one page of this many stacks (0: all of them)")
     parser.add_argument("--out", type=Path, required=True, help="JSON summary goes here")
     args = parser.parse_args(argv)
     if args.ready_file:
         # The clock the failure times count from, so a caller can place its own events.
         args.ready_file.write_text(f"{time.monotonic()}\n")
     api = Api(args.api, args.timeout)
-    load = Load(api, args.stop_file, args.seconds)
+    load = Load(api, args.stop_file, args.seconds, args.read_limit)
     summary = run(load, readers=args.readers, creators=args.creators, settle=args.settle)
     # The summary first: the clean-up is not part of what was measured.
     args.out.write_text(json.dumps(summary.as_json(), indent=1) + "\n")

@@ -160,7 +160,7 @@ class LoadRun:
 @contextmanager
 def client_load(popen: Callable[[list[str]], "subprocess.Popen[Any]"], api: str, tmp: Path, *,
                 readers: int = 4, creators: int = 1, seconds: float = 300,
-                settle: float = 150) -> Iterator[Callable[[], float]]:
+                settle: float = 150, read_limit: int = 0) -> Iterator[Callable[[], float]]:
     """``tests/loadgen.py`` on ``api`` for the block's length; yields the load's clock.
 
     ``popen`` starts it (``subprocess.Popen``, or a lab's namespace runner).
@@ -174,7 +174,7 @@ def client_load(popen: Callable[[list[str]], "subprocess.Popen[Any]"], api: str,
         [sys.executable, str(LOADGEN), "--api", api,
          "--readers", str(readers), "--creators", str(creators), "--seconds", str(seconds),
          "--settle", str(settle), "--stop-file", str(stop), "--ready-file", str(ready),
-         "--out", str(out)])
+         "--out", str(out), "--read-limit", str(read_limit)])
     try:
         deadline = time.monotonic() + 30
         while not ready.exists() or not ready.read_text().strip():
