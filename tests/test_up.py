@@ -265,12 +265,9 @@ def _pids(state_dir: Path, kinds: tuple[str, ...]) -> dict[str, tuple[int, ...]]
 
 
 def _restart_under_load(state_dir: Path, tmp: Path, what: str, args: tuple[str, ...], *,
-                        creators: int, read_limit: int = 50) -> tuple[LoadRun, str]:
-    # Readers list a page of 50, as a paging client does: a rolling restart
-    # under two creators piles up 600+ stacks, and listing them all took
-    # 30-37 s on two busy cores (CI: the broker test after it got 4 reads in 16 s).
+                        creators: int) -> tuple[LoadRun, str]:
     with client_load(subprocess.Popen, REST, tmp, readers=4, creators=creators,
-                     seconds=400, settle=150, read_limit=read_limit) as clock:
+                     seconds=400, settle=150) as clock:
         started = clock()
         result = run_cli("restart", "--state-dir", str(state_dir), *args, timeout=400)
         ended = clock()
