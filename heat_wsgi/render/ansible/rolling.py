@@ -55,10 +55,11 @@ def rolling_restart_playbook() -> list[dict[str, Any]]:
              "loop": Jinja("{{ heat_wsgi_units | selectattr('stage', 'equalto', 'api') "
                            "| list }}"),
              "loop_control": {"label": Jinja("{{ item.name }}")}},
-            # NOTE: HAProxy cannot drain an engine: the RPC calls a stopping
-            # heat-engine already holds are lost (measured on the lab: about a
-            # dozen of 470 requests time out per host), so engines restart only
-            # when asked, with -e heat_wsgi_restart_engines=true.
+            # NOTE: HAProxy cannot drain an engine. A stock heat-engine's stop
+            # lost the RPC calls it held (on the lab: about a dozen of 470
+            # requests timed out per host); the units now run heat_wsgi.engine,
+            # whose stop loses none under heat-wsgi up, but engines still
+            # restart only when asked, with -e heat_wsgi_restart_engines=true.
             {"name": "Restart this host's heat-engines (only with heat_wsgi_restart_engines=true)",
              "ansible.builtin.systemd_service": {"name": Jinja("{{ item.name }}"),
                                                  "state": Jinja("{{ item.on_change }}")},
