@@ -130,11 +130,11 @@ def test_site_yml_starts_services_in_order(sample_tree: Path) -> None:
     assert modules == ["ansible.builtin.assert", "community.general.haproxy",
                        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
                        "ansible.builtin.uri", "community.general.haproxy"]
-    # The API units always; the engines, which HAProxy cannot drain, only when asked.
+    # The API units always; the engines (HAProxy cannot drain them) unless told not to.
     api_units, engine_units = rolling[0]["tasks"][2], rolling[0]["tasks"][3]
     assert "'api'" in api_units["loop"] and "when" not in api_units
     assert "'engine'" in engine_units["loop"]
-    assert engine_units["when"] == "heat_wsgi_restart_engines | default(false) | bool"
+    assert engine_units["when"] == "heat_wsgi_restart_engines | default(true) | bool"
 
 
 @pytest.mark.real
