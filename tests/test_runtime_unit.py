@@ -33,3 +33,51 @@ def test_apache_refuses_state_dir_www_data_cannot_reach(tmp_path: Path) -> None:
     hidden.mkdir(mode=0o700)
     with pytest.raises(ServiceError, match="www-data .* cannot enter"):
         apache.start_apache(hidden / "httpd.conf", hidden, hidden / "state")
+
+
+# A stand-in for uwsgi's stop race (process.stop's nudge): on SIGTERM the
+# "master" waits for its worker, as uwsgi's does in a blocking waitpid; the
+# worker ignores the first SIGHUP (the one uwsgi's master sends and a fresh
+# worker misses) and exits on the second.
+_MASTER = r"""
+import os, signal, sys, time
+worker = os.fork()
+if worker == 0:
+    seen = []
+    signal.signal(signal.SIGHUP, lambda *a: seen.append(1) if len(seen) < 1 else os._exit(0))
+    open(sys.argv[2] + ".worker", "w").write("ready")   # once its handler is in place
+    while True:
+        time.sleep(0.05)
+def term(*args):
+    os.kill(worker, signal.SIGHUP)       # the master's graceful stop...
+    os.waitpid(worker, 0)                 # ...and its blocking wait
+    open(sys.argv[1], "w").write("graceful")
+    os._exit(0)
+signal.signal(signal.SIGTERM, term)
+while not os.path.exists(sys.argv[2] + ".worker"):
+    time.sleep(0.01)
+open(sys.argv[2], "w").write("ready")
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("nudge", [None, 0.5])
+def test_stop_nudges_a_worker_that_missed_its_sighup(tmp_path: Path, nudge: float | None) -> None:
+    import sys
+    import time
+    done, ready = tmp_path / "done", tmp_path / "ready"
+    proc = process.spawn("stand-in", [sys.executable, "-c", _MASTER, str(done), str(ready)],
+                         state_dir=tmp_path)
+    deadline = time.monotonic() + 20
+    while not ready.exists():
+        assert time.monotonic() < deadline, "the stand-in did not start"
+        time.sleep(0.05)
+    started = time.monotonic()
+    process.stop_proc(proc, 3.0, nudge_children_after=nudge)
+    assert not process.is_alive(proc.pid) and not process.group_alive(proc.pid)
+    if nudge is None:
+        # No nudge: the master hangs on its worker until the SIGKILL at the timeout.
+        assert not done.exists() and time.monotonic() - started >= 3.0
+    else:
+        assert done.read_text() == "graceful" and time.monotonic() - started < 3.0

@@ -237,7 +237,8 @@ def _wait_gone(check: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
-def stop(pid: int, timeout: float = 10.0, *, starttime: int | None = None) -> None:
+def stop(pid: int, timeout: float = 10.0, *, starttime: int | None = None,
+         nudge_children_after: float | None = None) -> None:
     """Stop a process we started: TERM, then KILL after ``timeout``, then reap.
 
     Only ``pid`` itself and the process group it leads (we started it with
@@ -246,12 +247,26 @@ def stop(pid: int, timeout: float = 10.0, *, starttime: int | None = None) -> No
     exits (an uwsgi worker, an Apache child) are stopped the same way.
 
     :param starttime: skip the pid when it no longer carries this start time.
+    :param nudge_children_after: if the process still runs this many seconds
+        after the TERM, send each of its children SIGHUP once. uwsgi 2.0.31's
+        master stops gracefully by sending its workers SIGHUP, and a worker
+        that had only just spawned can miss it; the master then waits on it
+        in a blocking waitpid, past its own mercy timeout (measured: 4-8 of
+        20 stops sent right after the spawn hung, none after a second SIGHUP).
     """
     if is_alive(pid, starttime):
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+        if nudge_children_after is not None and nudge_children_after < timeout and \
+                not _wait_gone(lambda: is_alive(pid), nudge_children_after):
+            for child in children(pid):
+                try:
+                    os.kill(child, signal.SIGHUP)
+                except ProcessLookupError:
+                    pass
+            timeout -= nudge_children_after
         if not _wait_gone(lambda: is_alive(pid), timeout):
             _kill_group_or_pid(pid, signal.SIGKILL)
             _wait_gone(lambda: is_alive(pid), 5.0)
@@ -282,9 +297,11 @@ def _kill_group_or_pid(pid: int, sig: int) -> None:
             pass
 
 
-def stop_proc(proc: Proc, timeout: float = 10.0) -> None:
+def stop_proc(proc: Proc, timeout: float = 10.0, *,
+              nudge_children_after: float | None = None) -> None:
     """:func:`stop` for a recorded :class:`Proc`, with its pid-reuse guard."""
-    stop(proc.pid, timeout, starttime=proc.starttime or None)
+    stop(proc.pid, timeout, starttime=proc.starttime or None,
+         nudge_children_after=nudge_children_after)
     try:
         pidfile = Path(proc.pidfile)
         if pidfile.is_file() and pidfile.read_text().strip() == str(proc.pid):

@@ -72,8 +72,11 @@ class Service:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every process of the service by its recorded pid, newest first."""
+        # uwsgi's graceful stop can hang on a worker that missed its SIGHUP
+        # (see process.stop); one more SIGHUP after 5 s ends it.
+        nudge = 5.0 if self.kind == "uwsgi" else None
         for proc in reversed(self.procs):
-            process.stop_proc(proc, timeout)
+            process.stop_proc(proc, timeout, nudge_children_after=nudge)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind,
