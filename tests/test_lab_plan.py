@@ -232,3 +232,20 @@ def test_state_dir_must_be_safe_in_overlay_options(state_dir):
 def test_prefix_is_checked(prefix):
     with pytest.raises(LabError, match="prefix"):
         make_spec(STATE, prefix=prefix)
+
+
+def test_links_are_symlinks_in_every_machine_and_checked():
+    plan = lab_plan(links={"/opt/heat": "/work/co/.venv"})
+    for machine in plan.machines:
+        assert [op for op in machine.prepare if isinstance(op, Symlink)
+                and op.path == PurePosixPath("/opt/heat")] == [
+            Symlink(path=PurePosixPath("/opt/heat"), target="/work/co/.venv")]
+    added = plan_machine(plan.spec, validate_machines([("d", "198.18.0.4")], taken_names=(),
+                                                      taken_addresses=())[0], BOX)
+    assert Symlink(path=PurePosixPath("/opt/heat"), target="/work/co/.venv") in added.prepare
+    assert not [op for op in lab_plan().machines[0].prepare
+                if isinstance(op, Symlink) and op.path.is_relative_to("/opt")]
+    for bad in ({"opt/heat": "/x/y"}, {"/opt/heat": "../venv"}, {"/": "/x/y"},
+                {"/opt/my heat": "/x/y"}, {"/opt": "/x/y", "/opt/heat": "/x/z"}):
+        with pytest.raises(LabError, match="link"):
+            make_spec(STATE, links=bad)
