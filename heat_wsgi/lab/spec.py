@@ -87,7 +87,7 @@ def _check_address(where: str, value: str) -> ipaddress.IPv4Address:
 
 
 def _check_links(links: Mapping[str, str]) -> tuple[tuple[PurePosixPath, PurePosixPath], ...]:
-    out = []
+    out: list[tuple[PurePosixPath, PurePosixPath]] = []
     for raw_path, raw_target in sorted(links.items()):
         path, target = PurePosixPath(raw_path), PurePosixPath(raw_target)
         for what, value in (("path", path), ("target", target)):
