@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "heat_wsgi.commands.model",
     "heat_wsgi.commands.cluster",
     "heat_wsgi.commands.cloudwatch",
+    "heat_wsgi.commands.engines",
     "heat_wsgi.commands.lab",
 )
 

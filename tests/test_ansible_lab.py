@@ -110,6 +110,10 @@ def test_rolling_restart_takes_each_api_host_down_and_back(
         uwsgi_units = [u for u in before[host] if u.startswith("heat-uwsgi-")]
         assert uwsgi_units and all(before[host][u] != after[host].get(u) for u in uwsgi_units), \
             f"rolling-restart.yml did not restart the API units of {host}: {before} {after}"
+        engine_units = [u for u in before[host] if u.startswith("heat-engine-")]
+        assert engine_units and all(before[host][u] != after[host].get(u)
+                                    for u in engine_units), \
+            f"rolling-restart.yml did not restart the engines of {host}: {before} {after}"
     assert set(server_states(deployment).values()) == {"UP"}
     assert create_stack(deployment, "lab-after-restart")["status"] == "CREATE_COMPLETE"
     print(f"rolling-restart.yml: {deployment.timings['rolling-restart.yml']}s", file=sys.stderr)

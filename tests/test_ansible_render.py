@@ -39,14 +39,15 @@ def test_render_writes_the_ansible_content_next_to_the_host_trees(sample_tree: P
     out = sample_tree.parent
     assert sorted(p.name for p in out.iterdir()) == ["A", "B", "C", "MANIFEST", "ansible"]
     names = sorted(str(p.relative_to(sample_tree)) for p in sample_tree.rglob("*") if p.is_file())
-    assert names == [".ansible-lint", "ansible.cfg", "host_vars/A.yml", "inventory.yml",
-                     "library/heat_wsgi_files.py", "rolling-restart.yml", "site.yml"]
+    assert names == [".ansible-lint", "ansible.cfg", "forget-host.yml", "host_vars/A.yml",
+                     "inventory.yml", "library/heat_wsgi_files.py", "rolling-restart.yml",
+                     "site.yml"]
     # The broker's passwords: only root reads them.
     assert (sample_tree / "host_vars" / "A.yml").stat().st_mode & 0o777 == 0o600
     assert "heat-mq-secret" not in (sample_tree / "inventory.yml").read_text()
 
 
-@pytest.mark.parametrize("playbook", ["site.yml", "rolling-restart.yml"])
+@pytest.mark.parametrize("playbook", ["site.yml", "rolling-restart.yml", "forget-host.yml"])
 def test_playbooks_pass_syntax_check(sample_tree: Path, playbook: str) -> None:
     result = run_tool("ansible-playbook", ["--syntax-check", playbook], sample_tree)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -130,11 +131,11 @@ def test_site_yml_starts_services_in_order(sample_tree: Path) -> None:
     assert modules == ["ansible.builtin.assert", "community.general.haproxy",
                        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
                        "ansible.builtin.uri", "community.general.haproxy"]
-    # The API units always; the engines, which HAProxy cannot drain, only when asked.
+    # The API units always; the engines (HAProxy cannot drain them) unless told not to.
     api_units, engine_units = rolling[0]["tasks"][2], rolling[0]["tasks"][3]
     assert "'api'" in api_units["loop"] and "when" not in api_units
     assert "'engine'" in engine_units["loop"]
-    assert engine_units["when"] == "heat_wsgi_restart_engines | default(false) | bool"
+    assert engine_units["when"] == "heat_wsgi_restart_engines | default(true) | bool"
 
 
 @pytest.mark.real

@@ -347,12 +347,13 @@ def server_base(root: Path) -> Topology:
 
 
 def _prepare(topology: Topology) -> None:
-    """Create what the programs check: the log directory, and the venv's two programs."""
+    """Create what the programs check: the log directory, and the venv's two programs
+    (uwsgi, and python3 that runs ``-m heat_wsgi.engine``)."""
     paths = topology.hosts[1].paths
     Path(paths.log_dir).mkdir(parents=True, exist_ok=True)
     bin_dir = Path(paths.bin_dir)
     bin_dir.mkdir(parents=True, exist_ok=True)
-    for program in ("uwsgi", "heat-engine"):
+    for program in ("uwsgi", "python3"):
         if not (bin_dir / program).exists():
             (bin_dir / program).symlink_to(Path(sys.executable).parent / program)
 

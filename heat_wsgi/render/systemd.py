@@ -56,6 +56,11 @@ def render_uwsgi_unit(topology: Topology, instance: ApiInstance, host: Host,
 
 
 def render_engine_unit(topology: Topology, group: EngineGroup, host: Host, number: int) -> str:
-    command = [f"{host.paths.bin_dir}/heat-engine", "--config-file", heat_conf_path(host)]
+    # heat_wsgi's launcher of Heat's own heat-engine: a stock engine's stop
+    # loses the RPC calls its listener reads while closing (heat_wsgi.engine
+    # says how), and a rolling restart stops every engine once. The venv (or
+    # the system Python) has heat_wsgi, as it does for the uwsgi modules.
+    command = [f"{host.paths.bin_dir}/python3", "-m", "heat_wsgi.engine",
+               "--config-file", heat_conf_path(host)]
     return _unit(topology, f"Heat engine {number} of {group.processes} on {host.name}",
                  host, command, f"systemd unit for heat-engine {number} on {host.name!r}", 90)

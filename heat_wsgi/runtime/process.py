@@ -204,7 +204,8 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether process group ``pgid`` (a service started in its own session) has a live member."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -257,11 +258,11 @@ def stop(pid: int, timeout: float = 10.0, *, starttime: int | None = None) -> No
     elif starttime is not None and is_alive(pid):
         return  # the pid was recycled: not ours any more, and not its group
     # The group id stays reserved while any member lives, so it is still ours.
-    if _group_alive(pid):
+    if group_alive(pid):
         _kill_group_or_pid(pid, signal.SIGTERM)
-        if not _wait_gone(lambda: _group_alive(pid), timeout):
+        if not _wait_gone(lambda: group_alive(pid), timeout):
             _kill_group_or_pid(pid, signal.SIGKILL)
-            _wait_gone(lambda: _group_alive(pid), 5.0)
+            _wait_gone(lambda: group_alive(pid), 5.0)
     _reap(pid)
 
 

@@ -9,6 +9,7 @@
     DIR/ansible/site.yml            deploy, idempotently
     DIR/ansible/library/heat_wsgi_files.py  which files differ (one round trip)
     DIR/ansible/rolling-restart.yml restart the API hosts one at a time
+    DIR/ansible/forget-host.yml     take a machine lost for good out of service
 
 The playbooks find each host's tree as ``{{ playbook_dir }}/../<host>``, so
 DIR can be moved or copied as a whole. Ansible copies the rendered files;
@@ -23,6 +24,7 @@ from pathlib import PurePosixPath
 from heat_wsgi.derive import Derived
 from heat_wsgi.files import RenderedFile
 from heat_wsgi.model import Topology
+from heat_wsgi.render.ansible.forget import forget_host_playbook
 from heat_wsgi.render.ansible.inventory import broker_host_vars, build_inventory
 from heat_wsgi.render.ansible.library import MODULE_NAME, MODULE_SOURCE
 from heat_wsgi.render.ansible.rolling import rolling_restart_playbook
@@ -84,6 +86,9 @@ def render_ansible(topology: Topology, derived: Derived,
         item(f"library/{MODULE_NAME}.py", _module_text(doc(
             f"Ansible module {MODULE_NAME}: which files differ from the rendered ones")),
              "Ansible module: finds the files to copy, in one round trip per host"),
+        item("forget-host.yml", dump_yaml(forget_host_playbook(), doc(
+            "take a lost host out of HAProxy and fail the stacks its engines held")),
+             "playbook: -e heat_wsgi_forget_host=HOST after HOST is lost for good"),
         item("rolling-restart.yml", dump_yaml(rolling_restart_playbook(),
                                               doc("restart the API hosts one at a time, drained")),
              "playbook: drain, restart, check and enable one API host at a time"),

@@ -2,7 +2,8 @@
 
 For each API host (``serial: 1``): drain its servers in every backend it
 serves through the admin socket and wait until they hold no session, restart
-its API units (its heat-engines too with ``heat_wsgi_restart_engines=true``),
+its API units and its heat-engines (not the engines with
+``heat_wsgi_restart_engines=false``),
 wait for every instance's ``/healthcheck``, then enable the servers again and
 wait until HAProxy sees them up.
 """
@@ -55,17 +56,18 @@ def rolling_restart_playbook() -> list[dict[str, Any]]:
              "loop": Jinja("{{ heat_wsgi_units | selectattr('stage', 'equalto', 'api') "
                            "| list }}"),
              "loop_control": {"label": Jinja("{{ item.name }}")}},
-            # NOTE: HAProxy cannot drain an engine: the RPC calls a stopping
-            # heat-engine already holds are lost (measured on the lab: about a
-            # dozen of 470 requests time out per host), so engines restart only
-            # when asked, with -e heat_wsgi_restart_engines=true.
-            {"name": "Restart this host's heat-engines (only with heat_wsgi_restart_engines=true)",
+            # HAProxy cannot drain an engine, and a stock heat-engine's stop
+            # lost the RPC calls it held (on the lab: about a dozen of 470
+            # requests timed out per host). The units run heat_wsgi.engine,
+            # whose graceful stop leaves them for RabbitMQ to requeue, so
+            # engines restart too unless -e heat_wsgi_restart_engines=false.
+            {"name": "Restart this host's heat-engines (skip: heat_wsgi_restart_engines=false)",
              "ansible.builtin.systemd_service": {"name": Jinja("{{ item.name }}"),
                                                  "state": Jinja("{{ item.on_change }}")},
              "loop": Jinja("{{ heat_wsgi_units | selectattr('stage', 'equalto', 'engine') "
                            "| list }}"),
              "loop_control": {"label": Jinja("{{ item.name }}")},
-             "when": Jinja("heat_wsgi_restart_engines | default(false) | bool")},
+             "when": Jinja("heat_wsgi_restart_engines | default(true) | bool")},
             wait_healthchecks("Wait until every instance of this host answers /healthcheck",
                               "heat_wsgi_healthchecks"),
             # enabled + wait: until HAProxy's own checks see the server up.

@@ -1,0 +1,156 @@
+"""Forget a lost machine's heat-engines: fail the stacks they held, drop their service rows.
+
+When a machine that runs heat-engines loses power, Heat itself never notices
+what those engines were doing. A convergence stack (Heat's default) keeps
+the resources a dead engine had locked ``IN_PROGRESS`` with that engine's id
+in ``resource.engine_id``, and no other engine looks at them again: the
+stack stays ``CREATE_IN_PROGRESS`` (or UPDATE, DELETE) for good. Heat only
+recovers such a resource when some engine is handed it again and finds its
+locker dead (``check_resource``'s "Worker went down during resource ..."),
+and nothing hands it out again. ``heat-engine``'s own start-up reset covers
+legacy (non-convergence) stacks only.
+
+The operator's remedy is ``heat-manage reset_stack_status STACK_ID`` for
+each such stack, which first needs the stack ids. This finds them: every
+stack with a resource in progress under an engine registered from the lost
+``[DEFAULT] host``, after checking with Heat's own liveness probe (the RPC
+``listening`` call an engine answers within ``engine_life_check_timeout``)
+that none of that host's engines answers. With ``apply`` it resets each one
+with the same database call heat-manage makes (the stack and its resources
+become ``FAILED``, "Stack status manually reset"), and deletes the host's
+rows from Heat's ``service`` table, as ``heat-manage service clean`` would
+once they are stale. A stack that is in progress without any engine holding
+a resource of it is reported, never touched: a live engine may be about to
+pick it up.
+
+Run it on a machine with the deployment's heat.conf (any engine host)::
+
+    heat-wsgi forget-host C --config-file /etc/heat/heat.conf           # report
+    heat-wsgi forget-host C --config-file /etc/heat/heat.conf --apply   # act
+
+The generated ``forget-host.yml`` does that, after taking the host's servers
+out of HAProxy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from heat_wsgi.errors import HeatWsgiError
+
+__all__ = ["HeldStack", "Findings", "HostStillAlive", "find", "forget", "report_lines"]
+
+
+class HostStillAlive(HeatWsgiError):
+    """An engine registered from the host answered Heat's liveness probe."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeldStack:
+    """A stack with resources in progress under one of the lost host's engines."""
+
+    stack_id: str
+    name: str
+    state: str                      # e.g. CREATE_IN_PROGRESS
+    resources: tuple[str, ...]      # the held resources' names
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What the lost host's engines left behind."""
+
+    host: str
+    engines: tuple[str, ...]        # engine ids registered from the host
+    service_ids: tuple[str, ...]    # their rows in Heat's service table
+    held: tuple[HeldStack, ...]
+    unheld: tuple[HeldStack, ...]   # in progress, no engine holds any resource
+
+
+def _setup(config_files: Sequence[str]) -> Any:
+    """Heat's configuration and RPC transport, as heat-manage sets them up; the admin context."""
+    from oslo_config import cfg
+
+    from heat.common import config  # noqa: F401  (registers Heat's options)
+    from heat.common import context, messaging
+    cfg.CONF([arg for path in config_files for arg in ("--config-file", path)],
+             project="heat", prog="heat-wsgi forget-host", default_config_files=[])
+    messaging.setup()
+    return context.get_admin_context()
+
+
+def find(ctxt: Any, host: str) -> Findings:
+    """What the engines registered from ``host`` hold. Raises :class:`HostStillAlive`
+    if any of them answers Heat's liveness probe."""
+    from heat.db import api as db_api
+    from heat.db import models
+    from heat.objects import service as service_objects
+    from heat.rpc import listener_client
+
+    rows = [s for s in service_objects.Service.get_all(ctxt)
+            if s.host == host and s.binary == "heat-engine"]
+    engines = tuple(sorted({s.engine_id for s in rows}))
+    for engine_id in engines:
+        if listener_client.EngineListenerClient(engine_id).is_alive(ctxt):
+            raise HostStillAlive(
+                f"host {host!r}: heat-engine {engine_id} still answers Heat's liveness "
+                "probe, so the host is not lost; nothing was changed")
+
+    held, unheld = [], []
+    with db_api.context_manager.reader.using(ctxt) as session:
+        stacks = session.query(models.Stack).filter(
+            models.Stack.status == "IN_PROGRESS", models.Stack.deleted_at.is_(None)).all()
+        for stack in stacks:
+            resources = session.query(models.Resource).filter(
+                models.Resource.stack_id == stack.id,
+                models.Resource.status == "IN_PROGRESS").all()
+            mine = tuple(sorted(r.name for r in resources if r.engine_id in engines))
+            entry = HeldStack(stack.id, stack.name, f"{stack.action}_{stack.status}", mine)
+            if mine:
+                held.append(entry)
+            elif not any(r.engine_id for r in resources):
+                unheld.append(entry)
+    return Findings(host=host, engines=engines, service_ids=tuple(str(s.id) for s in rows),
+                    held=tuple(held), unheld=tuple(unheld))
+
+
+def forget(ctxt: Any, findings: Findings) -> None:
+    """Reset every held stack to FAILED and delete the host's service rows."""
+    from heat.db import api as db_api
+    from heat.objects import service as service_objects
+
+    for stack in findings.held:
+        db_api.reset_stack_status(ctxt, stack.stack_id)
+    for service_id in findings.service_ids:
+        service_objects.Service.delete(ctxt, service_id)
+
+
+def report_lines(findings: Findings, applied: bool) -> list[str]:
+    """What was found (and done), one line each; the last line is the summary."""
+    lines = []
+    for stack in findings.held:
+        lines.append(f"held: stack {stack.stack_id} ({stack.name}) {stack.state}: "
+                     f"{', '.join(stack.resources)}"
+                     + (" -> FAILED" if applied else ""))
+    for stack in findings.unheld:
+        lines.append(f"not held by any engine (left alone): stack {stack.stack_id} "
+                     f"({stack.name}) {stack.state}")
+    verb = "reset to FAILED" if applied else "would reset (run with --apply)"
+    changed = applied and bool(findings.held or findings.service_ids)
+    # The last words tell a deployment tool whether anything changed.
+    lines.append(f"host {findings.host!r}: {len(findings.engines)} dead heat-engine(s), "
+                 f"{len(findings.held)} stack(s) {verb}, {len(findings.unheld)} in progress "
+                 "without a holder"
+                 + (f", {len(findings.service_ids)} service row(s) deleted" if applied else "")
+                 + ("; changed" if changed else "; nothing changed"))
+    return lines
+
+
+def run(host: str, config_files: Sequence[str], apply: bool) -> list[str]:
+    """Find (and with ``apply``, forget) what ``host``'s engines held; the report's lines."""
+    ctxt = _setup(config_files)
+    findings = find(ctxt, host)
+    if apply:
+        forget(ctxt, findings)
+    return report_lines(findings, apply)

@@ -1,0 +1,71 @@
+"""``forget-host.yml``: after a machine is lost for good, take it out of service.
+
+``ansible-playbook forget-host.yml -e heat_wsgi_forget_host=C``:
+
+1. on the proxy host, puts C's servers in every backend into maintenance
+   (``community.general.haproxy`` ``state: disabled``), so that C, should it
+   come back half-configured, takes no request until ``site.yml`` or
+   ``rolling-restart.yml`` enables it again;
+2. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
+   (:mod:`heat_wsgi.forget_host`): the stacks C's heat-engines held become
+   FAILED instead of staying in progress for good, and C's service rows go.
+
+Unreachable C is never contacted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from heat_wsgi.render.ansible.yamlout import Jinja
+
+__all__ = ["forget_host_playbook"]
+
+_LOST = "heat_wsgi_forget_host"
+
+
+def forget_host_playbook() -> list[dict[str, Any]]:
+    """The three plays of forget-host.yml: check, HAProxy, Heat's records."""
+    lost = Jinja(f"{{{{ {_LOST} }}}}")
+    return [
+        {"name": "Check which host to forget",
+         "hosts": "localhost", "gather_facts": False,
+         "tasks": [{"name": "Check that -e heat_wsgi_forget_host names a host of the inventory",
+                    "ansible.builtin.assert": {
+                        "that": [Jinja(f"{_LOST} is defined"),
+                                 Jinja(f"{_LOST} in groups['all']")],
+                        "fail_msg": Jinja(
+                            "run with -e heat_wsgi_forget_host=HOST, one of "
+                            "{{ groups['all'] | join(', ') }} (got "
+                            f"{{{{ {_LOST} | default('nothing') }}}})"),
+                        "quiet": True}}]},
+        {"name": "Take the lost host's servers out of HAProxy",
+         "hosts": "proxy",
+         "gather_facts": False,
+         "tasks": [{
+             "name": "Put the lost host's servers into maintenance in every backend",
+             "community.general.haproxy": {
+                 "state": "disabled", "host": Jinja("{{ item.server }}"),
+                 "backend": Jinja("{{ item.backend }}"),
+                 "socket": Jinja("{{ heat_wsgi_haproxy_socket }}")},
+             "loop": Jinja(f"{{{{ hostvars[{_LOST}].heat_wsgi_haproxy_servers | default([]) }}}}"),
+             "loop_control": {"label": Jinja("{{ item.backend }}/{{ item.server }}")},
+             "when": Jinja("heat_wsgi_haproxy_socket is defined")}]},
+        {"name": "Fail the stacks the lost host's heat-engines held",
+         # (the first play has failed already when the variable is missing)
+         "hosts": Jinja(f"engine:!{{{{ {_LOST} | default('all') }}}}"),
+         # run_once means the first host of the play; linear keeps it so.
+         "strategy": "linear",
+         "gather_facts": False,
+         "tasks": [{
+             "name": "Run heat-wsgi forget-host on one surviving engine host",
+             "ansible.builtin.command": {"argv": [
+                 Jinja("{{ heat_wsgi_bin_dir }}/heat-wsgi"), "forget-host", lost,
+                 "--config-file", Jinja("{{ heat_wsgi_heat_conf }}"), "--apply"]},
+             "register": "heat_wsgi_forgotten", "run_once": True,
+             # The report's last words say whether anything changed.
+             "changed_when": Jinja("heat_wsgi_forgotten.stdout is search('; changed$')")},
+             {"name": "Show what was found and done",
+              "ansible.builtin.debug": {"var": "heat_wsgi_forgotten.stdout_lines"},
+              "run_once": True}]},
+    ]

@@ -1,0 +1,121 @@
+"""``heat-wsgi forget-host``: a killed engine's stack stays in progress until the host is forgotten.
+
+Real MariaDB, RabbitMQ, heat-engine and Heat's API under uwsgi on
+127.0.0.100-101. A stack whose one resource waits 10 minutes is created, its
+engine is killed mid-create (the way a machine that loses power stops), and
+the command must: refuse while the engine still answers; then report the
+held stack and change nothing; then, with --apply, leave it CREATE_FAILED
+and drop the dead engine's service rows. A new engine then serves a new
+stack, so nothing else was disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heat_wsgi.runtime import heat, uwsgi
+from heat_wsgi.runtime.process import group_alive as is_alive_group
+from heat_wsgi.runtime.service import Service
+
+from conftest import VENV, wait_until
+from realstack import (Backend, heat_backend, heat_client, run_cli, wait_deleted,
+                       wait_for_status)
+
+pytestmark = pytest.mark.real
+
+ADDRESS, API = "127.0.0.100", ("127.0.0.101", 18004)
+ENGINE_HOST = "test-engine-host"    # heat_backend's engine's [DEFAULT] host
+
+SLOW = {"heat_template_version": "2018-08-31",
+        "resources": {"slow": {"type": "OS::Heat::TestResource",
+                               "properties": {"action_wait_secs": {"create": 600}}}}}
+QUICK = {"heat_template_version": "2018-08-31",
+         "resources": {"rs": {"type": "OS::Heat::RandomString"}}}
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    with heat_backend(ADDRESS, epmd_port=4310, engine_workers=1,
+                      prefix="heat-wsgi-forget-") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def client(backend: Backend) -> Iterator[Any]:
+    ini = backend.state_dir / "etc" / "uwsgi-api.ini"
+    ini.write_text(uwsgi.render_ini([
+        ("http-socket", f"{API[0]}:{API[1]}"), ("virtualenv", str(VENV)),
+        ("module", "heat_wsgi.api:application"), ("pyargv", f"--config-file {backend.heat_conf}"),
+        ("processes", "1"), ("threads", "2"), *uwsgi.PRIVATE_OPTIONS]))
+    service = uwsgi.start_uwsgi(VENV, ini, backend.state_dir, "uwsgi-api")
+    try:
+        yield heat_client(f"http://{API[0]}:{API[1]}")
+    finally:
+        service.stop()
+
+
+def forget(backend: Backend, *extra: str) -> "subprocess.CompletedProcess[str]":
+    return run_cli("forget-host", ENGINE_HOST, "--config-file", str(backend.heat_conf), *extra,
+                   timeout=120)
+
+
+def engine_rows(backend: Backend) -> list[str]:
+    out = subprocess.run([str(VENV / "bin" / "heat-manage"), "--config-file",
+                          str(backend.heat_conf), "service", "list"],
+                         capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if ENGINE_HOST in line]
+
+
+def test_a_killed_engines_stack_is_reported_then_failed_and_a_new_engine_serves(
+        backend: Backend, client: Any) -> None:
+    engine = next(s for s in backend.services if s.name == "heat-engine")
+    stack_id = client.stacks.create(stack_name="held", template=SLOW)["stack"]["id"]
+    wait_until(lambda: any(r.resource_status == "CREATE_IN_PROGRESS"
+                           for r in client.resources.list(stack_id)), 60,
+               "the slow resource to start")
+
+    alive = forget(backend, "--apply")
+    assert alive.returncode == 2, alive.stdout + alive.stderr
+    assert "still answers Heat's liveness probe" in alive.stderr and "nothing was changed" \
+        in alive.stderr, alive.stderr
+    assert client.stacks.get(stack_id).stack_status == "CREATE_IN_PROGRESS"
+
+    # As a machine losing power stops it: the engine and its workers (Heat's
+    # default of 4 here), the process group this test started, all at once.
+    os.killpg(engine.pid, signal.SIGKILL)
+    wait_until(lambda: not is_alive_group(engine.pid), 30, "the engine's workers to die")
+
+    report = forget(backend)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert f"held: stack {stack_id} (held) CREATE_IN_PROGRESS: slow" in report.stdout, \
+        report.stdout
+    assert "1 stack(s) would reset" in report.stdout, report.stdout
+    assert engine_rows(backend), "the report alone deleted the service rows"
+
+    # (No engine runs now, so the API cannot answer: the apply run's line
+    # shows that the report left the stack as it was.)
+    applied = forget(backend, "--apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert f"{stack_id} (held) CREATE_IN_PROGRESS: slow -> FAILED" in applied.stdout
+    assert engine_rows(backend) == []
+    again = forget(backend, "--apply")
+    assert "0 dead heat-engine(s), 0 stack(s)" in again.stdout, again.stdout
+
+    replacement: Service = heat.start_engine(VENV, backend.heat_conf, backend.state_dir,
+                                             "heat-engine-2", host=ENGINE_HOST,
+                                             database_url=backend.database_url)
+    backend.services.append(replacement)
+    stack = client.stacks.get(stack_id)
+    assert (stack.stack_status, stack.stack_status_reason) == \
+        ("CREATE_FAILED", "Stack status manually reset"), stack
+    new_id = client.stacks.create(stack_name="after", template=QUICK)["stack"]["id"]
+    wait_for_status(client, new_id, "CREATE_COMPLETE", 120)
+    client.stacks.delete(stack_id)   # a failed stack deletes as usual
+    wait_deleted(client, stack_id)
