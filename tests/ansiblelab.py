@@ -1,12 +1,17 @@
-"""A deployment of tests/lab.topology.yaml on the lab's machines, by the generated playbooks.
+"""The shipped sample topology deployed on the lab's machines, by the generated playbooks.
 
-``deployment`` (session scope, on labfixture's ``lab``) renders the lab
-topology with the checkout's virtualenv, runs ``site.yml`` from the control
-namespace, runs it again, and hands back a :class:`Deployment`: the rendered
-dir, the inventory, and :meth:`Deployment.playbook` to run any generated
-playbook (or a scenario's own) against the machines. Scenarios that change
-the lab's shape (power off, add a host) should boot their own lab with
-``labfixture.booted_lab`` and call :func:`deploy` on it.
+The lab deploys ``etc/heat/topology.sample.yaml`` itself, as a user would
+render it, with one substitution: its addresses (:func:`lab_addresses`).
+``lab`` (session scope) boots one machine per host of the sample, named
+after it (host A is machine a: the lab's names are lowercase) on its lab
+address, each with ``/opt/heat`` (the sample's ``paths.venv``) a symlink to
+the checkout's virtualenv (:func:`checkout_venv`), so the rendered files are
+the sample's, byte for byte, apart from the addresses. ``deployment``
+(session scope) renders it, runs ``site.yml`` from the control namespace,
+runs it again, and hands back a :class:`Deployment`: the rendered dir, the
+inventory, and :meth:`Deployment.playbook` to run any generated playbook (or
+a scenario's own) against the machines. Tests name hosts, instances and
+secrets from ``deployment.topology``, never by hand.
 """
 
 from __future__ import annotations
@@ -29,16 +34,17 @@ import yaml
 
 from ansible_checks import BIN, ansible_env
 from heat_wsgi.lab import Lab
-from heat_wsgi.loader import load_topology
+from heat_wsgi.loader import loads_topology
 from heat_wsgi.model import Topology
 from heat_wsgi.render import render_all
 from heat_wsgi.writer import write_tree
+from labfixture import SESSION
 
 if TYPE_CHECKING:   # realstack imports conftest, which imports this module
     from realstack import LoadRun
 
 REPO = Path(__file__).resolve().parent.parent
-LAB_TOPOLOGY = REPO / "tests" / "lab.topology.yaml"
+SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
 VENV = Path(sys.prefix)
 
 T = TypeVar("T")
@@ -81,14 +87,48 @@ def checkout_venv() -> Path:
     return target
 
 
-def lab_topology(venv: Path | None = None) -> Topology:
-    """tests/lab.topology.yaml with the checkout's virtualenv on every Heat host."""
-    venv = venv or checkout_venv()
-    # The lab reads the shipped keystone-less heat.conf from etc/heat/, outside tests/.
-    topology = load_topology(LAB_TOPOLOGY, base_config_anywhere=True)
-    hosts = tuple(dataclasses.replace(h, paths=dataclasses.replace(h.paths, venv=str(venv)))
-                  if h.paths.venv is not None else h for h in topology.hosts)
-    return dataclasses.replace(topology, hosts=hosts)
+_SAMPLE_NETWORK = re.compile(r"(?<![\d.])10\.0\.0\.(\d{1,3})(?![\d.])")
+
+
+def lab_addresses(text: str) -> str:
+    """``text`` with every address 10.0.0.N moved to 198.18.0.N: the lab's only change
+    to the shipped sample topology.
+
+    The sample describes the scaling guide's machines on 10.0.0.1-3. The lab
+    never uses 10.x, which may well be a real network of the box or of CI:
+    its machines live in 198.18.0.0/24, set aside for test networks (RFC
+    2544), and only inside namespaces the lab made. Host N keeps its last
+    octet, so 10.0.0.1 (A) is 198.18.0.1 (machine a), in host addresses and
+    in any URL of the sample that names one.
+    """
+    return _SAMPLE_NETWORK.sub(r"198.18.0.\1", text)
+
+
+def lab_topology() -> Topology:
+    """etc/heat/topology.sample.yaml as the lab deploys it: only its addresses moved."""
+    return loads_topology(lab_addresses(SAMPLE.read_text()), str(SAMPLE), SAMPLE.parent)
+
+
+def lab_machines(topology: Topology) -> dict[str, str]:
+    """One lab machine per host of ``topology``, on its address (host A is machine a)."""
+    return {host.name: host.address for host in topology.hosts}
+
+
+def lab_links(topology: Topology) -> dict[str, str]:
+    """``paths.venv`` of every Heat host (the sample's /opt/heat) -> the checkout's venv."""
+    venv = str(checkout_venv())
+    return {host.paths.venv: venv for host in topology.hosts if host.paths.venv}
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    """The sample's machines A, B, C (lab machines a, b, c on 198.18.0.1-3), for the
+    session's tests that need them: closed after the last of them (labfixture)."""
+    topology = lab_topology()
+    try:
+        yield SESSION.open(lab_machines(topology), lab_links(topology))
+    finally:
+        SESSION.close()   # a no-op unless the run ended before the lab's last test
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
@@ -161,7 +201,8 @@ class Deployment:
 
 
 def deploy(lab: Lab, out: Path, topology: Topology | None = None) -> Deployment:
-    """Render ``topology`` (the lab's by default) into ``out`` and run site.yml twice."""
+    """Render ``topology`` (the sample's, :func:`lab_topology`, by default) into ``out`` and
+    run site.yml twice."""
     deployment = Deployment(lab=lab, topology=topology or lab_topology(), out=out)
     shutil.rmtree(out, ignore_errors=True)
     deployment.render()
@@ -180,18 +221,30 @@ OUT = REPO / ".state" / "ansible-lab"
 
 @pytest.fixture(scope="session")
 def deployment(lab: Lab) -> Iterator[Deployment]:
-    """The lab topology deployed on the session's lab (site.yml run twice)."""
+    """The sample topology deployed on the session's lab (site.yml run twice)."""
     yield deploy(lab, OUT)
 
 
-PROXY = "198.18.0.1"
+def proxy_address(topology: Topology) -> str:
+    """Where the proxy's listeners are (the clients' only way in)."""
+    proxy = topology.proxy
+    assert proxy is not None
+    host = topology.host(proxy.host)
+    assert host is not None
+    return proxy.address or host.address
+
+
+def api_hosts(topology: Topology) -> list[str]:
+    """Names of the hosts that run API instances, in the topology's order."""
+    return [h.name for h in topology.hosts if any(i.host == h.name for i in topology.api_instances)]
 
 
 @contextmanager
 def load(deployment: Deployment, tmp: Path, **kwargs: Any) -> Iterator[Callable[[], float]]:
     """:func:`realstack.client_load` on A's proxy, run inside the lab's control namespace."""
     from realstack import client_load
-    with client_load(deployment.lab.control_popen, f"http://{PROXY}:8004/v1/admin", tmp,
+    with client_load(deployment.lab.control_popen,
+                     f"http://{proxy_address(deployment.topology)}:8004/v1/admin", tmp,
                      **kwargs) as clock:
         yield clock
 
@@ -240,10 +293,11 @@ def rolling_restart(deployment: Deployment,
     playbook's own order (test_ansible_lab.py) and the clients' view of it
     (test_ansible_lab_operations.py). One run instead of two saves minutes of lab time."""
     tmp = tmp_path_factory.mktemp("rolling-restart")
-    before = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    hosts = api_hosts(deployment.topology)
+    before = {host: unit_starts(deployment, host) for host in hosts}
     result, run = under_load(
         deployment, tmp, "rolling restart under load",
         lambda: deployment.playbook("rolling-restart.yml", label="rolling-restart.yml"),
         readers=3, creators=2)
-    after = {host: unit_starts(deployment, host) for host in ("b", "c")}
+    after = {host: unit_starts(deployment, host) for host in hosts}
     return RollingRestart(result=result, run=run, before=before, after=after)

@@ -125,7 +125,22 @@ def hypothesis_examples(default: int) -> int:
 
 # The lab's session fixtures are registered here, once: imported into two test
 # modules, one fixture would become two, and a session-scoped lab would boot twice.
-from labfixture import lab  # noqa: E402,F401
-from ansiblelab import deployment, rolling_restart  # noqa: E402,F401
+from ansiblelab import deployment, lab, rolling_restart  # noqa: E402,F401
+from labfixture import SESSION as _SESSION_LAB  # noqa: E402
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Find the last test that needs the session's lab (see labfixture.SessionLab)."""
+    _SESSION_LAB.find_last_user(session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Tear the session's lab down right after its last test's own teardown, rather than
+    leaving its machines running through the rest of the session."""
+    try:
+        return (yield)
+    finally:
+        _SESSION_LAB.close_after(item)
 # Likewise the CloudWatch tests' one Keystone (tests/cwkeystone.py), shared by two modules.
 from cwkeystone import cw_keystone  # noqa: E402,F401

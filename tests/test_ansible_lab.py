@@ -1,11 +1,13 @@
-"""The generated playbooks on three real machines (heat_wsgi.lab): the seed's shape deployed.
+"""The generated playbooks on three real machines (heat_wsgi.lab): the shipped sample deployed.
 
-a runs HAProxy, MariaDB and RabbitMQ from Debian's packages; b and c run a
+etc/heat/topology.sample.yaml, rendered as a user renders it (only its
+addresses moved into the lab's network, see ansiblelab.lab_addresses): A
+runs HAProxy, MariaDB and RabbitMQ from Debian's packages; B and C run a
 REST, a CFN and a CloudWatch API under uwsgi and two heat-engines each, all
 from the rendered systemd units. From the control namespace: site.yml
 converges, a second run changes nothing, every instance answers
 /healthcheck and HAProxy sees every server up, python-heatclient creates a
-stack through a's proxy, and rolling-restart.yml takes b and c down and
+stack through A's proxy, and rolling-restart.yml takes B and C down and
 back one at a time. Timings go to stderr (run with -s to see them).
 """
 
@@ -18,20 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from ansiblelab import Deployment, RollingRestart, recap
+from ansiblelab import Deployment, RollingRestart, api_hosts, proxy_address, recap
 
 pytestmark = pytest.mark.real
 
-PROXY = "198.18.0.1"
 STACK_SCRIPT = Path(__file__).with_name("lab_stack.py")
 
 
 def test_site_yml_converges_and_a_second_run_changes_nothing(deployment: Deployment) -> None:
     first = recap(deployment.outputs["site.yml first run"])
     second = recap(deployment.outputs["site.yml second run"])
-    assert set(first) == set(second) == {"a", "b", "c"}
+    assert set(first) == set(second) == {"A", "B", "C"}
     assert all(r["changed"] > 0 for r in first.values()), first
-    assert {h: r["changed"] for h, r in second.items()} == {"a": 0, "b": 0, "c": 0}, \
+    assert {h: r["changed"] for h, r in second.items()} == {"A": 0, "B": 0, "C": 0}, \
         deployment.outputs["site.yml second run"][-6000:]
     print(f"site.yml: first run {deployment.timings['site.yml first run']}s, second run "
           f"{deployment.timings['site.yml second run']}s", file=sys.stderr)
@@ -45,8 +46,8 @@ def _get(deployment: Deployment, url: str) -> int:
 
 
 def server_states(deployment: Deployment) -> dict[str, str]:
-    """backend/server -> status, from HAProxy's admin socket on a."""
-    out = deployment.lab.ssh("a", "echo 'show stat' | socat stdio unix:/run/heat/haproxy.sock "
+    """backend/server -> status, from HAProxy's admin socket on A."""
+    out = deployment.lab.ssh("A", "echo 'show stat' | socat stdio unix:/run/heat/haproxy.sock "
                              "| cut -d, -f1,2,18").stdout
     states = {}
     for line in out.splitlines()[1:]:
@@ -60,23 +61,27 @@ def test_every_instance_answers_and_haproxy_sees_them_up(deployment: Deployment)
     inventory = json.loads(deployment.lab.control_run(
         [str(Path(sys.prefix) / "bin" / "ansible-inventory"), "--list"],
         cwd=deployment.ansible_dir).stdout)["_meta"]["hostvars"]
-    urls = [u for host in ("b", "c") for u in inventory[host]["heat_wsgi_healthchecks"]]
+    urls = [u for host in ("B", "C") for u in inventory[host]["heat_wsgi_healthchecks"]]
     assert len(urls) == 6
     assert {url: _get(deployment, url) for url in urls} == {url: 200 for url in urls}
+    proxy = proxy_address(deployment.topology)
     for port in (8004, 8000, 8003):
-        assert _get(deployment, f"http://{PROXY}:{port}/healthcheck") == 200
+        assert _get(deployment, f"http://{proxy}:{port}/healthcheck") == 200
     states = server_states(deployment)
+    # The sample's server names, spelled out: the proxy must serve exactly these.
     assert sorted(states) == sorted(
         f"{backend}/{server}" for backend, server in [
-            ("rest_api_proxy", "rest-b"), ("rest_api_proxy", "rest-c"),
-            ("cfn_api_proxy", "cfn-b"), ("cfn_api_proxy", "cfn-c"),
-            ("cloudwatch_api_proxy", "cloudwatch-b"), ("cloudwatch_api_proxy", "cloudwatch-c")])
+            ("rest_api_proxy", "rest-server-1"), ("rest_api_proxy", "rest-server-2"),
+            ("cfn_api_proxy", "cfn-server-1"), ("cfn_api_proxy", "cfn-server-2"),
+            ("cloudwatch_api_proxy", "cloudwatch-server-1"),
+            ("cloudwatch_api_proxy", "cloudwatch-server-2")])
     assert set(states.values()) == {"UP"}, states
 
 
 def create_stack(deployment: Deployment, name: str) -> dict[str, object]:
-    result = deployment.lab.control_run([sys.executable, str(STACK_SCRIPT),
-                                         f"http://{PROXY}:8004/v1/admin", name], timeout=300)
+    result = deployment.lab.control_run(
+        [sys.executable, str(STACK_SCRIPT),
+         f"http://{proxy_address(deployment.topology)}:8004/v1/admin", name], timeout=300)
     found: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return found
 
@@ -92,16 +97,16 @@ def test_rolling_restart_takes_each_api_host_down_and_back(
     # The run is the one under load (ansiblelab.rolling_restart); its clients'
     # view is judged in test_ansible_lab_operations.py.
     found = deployment.require(rolling_restart.result, "rolling-restart.yml")
-    assert set(found) == {"b", "c"}
+    assert set(found) == {"B", "C"} == set(api_hosts(deployment.topology))
     output = deployment.outputs["rolling-restart.yml"]
-    # serial: 1: b's play (drain .. enable) ends before c's begins.
-    # (Ansible prints a delegated result as "changed: [b -> a(198.18.0.1)]".)
+    # serial: 1: B's play (drain .. enable) ends before C's begins.
+    # (Ansible prints a delegated result as "changed: [B -> A(198.18.0.1)]".)
     assert output.index("PLAY [Restart the Heat API hosts one at a time]") < \
-        output.index("changed: [b -> a") < output.index("changed: [c -> a")
+        output.index("changed: [B -> A") < output.index("changed: [C -> A")
     enable_b = output.index("TASK [Enable this host's servers again]")
-    assert enable_b < output.index("changed: [c -> a"), "c was drained before b was back"
+    assert enable_b < output.index("changed: [C -> A"), "C was drained before B was back"
     before, after = rolling_restart.before, rolling_restart.after
-    for host in ("b", "c"):
+    for host in ("B", "C"):
         uwsgi_units = [u for u in before[host] if u.startswith("heat-uwsgi-")]
         assert uwsgi_units and all(before[host][u] != after[host].get(u) for u in uwsgi_units), \
             f"rolling-restart.yml did not restart the API units of {host}: {before} {after}"

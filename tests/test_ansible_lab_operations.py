@@ -1,11 +1,12 @@
 """Using and operating the deployed lab, while clients keep working.
 
 Runs after ``test_ansible_lab.py`` on the same session deployment (the
-file names sort that way). First the clients a user would point at A's
+file names sort that way): the shipped sample topology on machines A, B
+and C. First the clients a user would point at A's
 proxy: the ``openstack`` CLI, boto3's CloudFormation client and botocore's
-CloudWatch client, with stacks handled by the engines of both b and c.
+CloudWatch client, with stacks handled by the engines of both B and C.
 Then the operations: the drift check, a rolling restart under reads and
-stack creates, adding machine d, and losing machine c, last because it
+stack creates, adding machine D, and losing machine C, last because it
 leaves the lab a machine short. Every scenario prints its request counts
 and failures; the load comes from ``tests/loadgen.py`` run inside the
 lab's control namespace, the only place the lab's addresses exist.
@@ -20,12 +21,13 @@ import re
 import sys
 import time
 from datetime import datetime
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ansiblelab import Deployment, RollingRestart, load, recap, under_load
+from ansiblelab import Deployment, RollingRestart, load, proxy_address, recap, under_load
 from heat_wsgi.model import ApiInstance, EngineGroup, Host
 from heat_wsgi.render.haproxy import admin_socket_path
 from heat_wsgi.validate.context import duration_seconds
@@ -35,12 +37,11 @@ pytestmark = pytest.mark.real
 
 CLIENTS = Path(__file__).with_name("lab_clients.py")
 OPENSTACK = Path(sys.prefix) / "bin" / "openstack"
-PROXY = "198.18.0.1"
 D_ADDRESS = "198.18.0.4"
 
 
 def admin_stat(deployment: Deployment) -> list[dict[str, str]]:
-    """HAProxy's ``show stat`` on machine a, through its admin socket, as dicts."""
+    """HAProxy's ``show stat`` on the proxy host, through its admin socket, as dicts."""
     proxy = deployment.topology.proxy
     assert proxy is not None
     proxy_host = deployment.topology.host(proxy.host)
@@ -48,7 +49,7 @@ def admin_stat(deployment: Deployment) -> list[dict[str, str]]:
     sock = admin_socket_path(proxy, proxy_host)
     script = ("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
               "s.sendall(b'show stat\\n'); print(s.makefile().read())")
-    out = deployment.lab.ssh("a", ["python3", "-c", script, sock]).stdout
+    out = deployment.lab.ssh(proxy.host, ["python3", "-c", script, sock]).stdout
     lines = [line for line in out.splitlines() if line.strip()]
     header = lines[0].lstrip("# ").split(",")
     return [dict(zip(header, line.split(","))) for line in lines[1:]]
@@ -58,7 +59,8 @@ def openstack(deployment: Deployment, *args: str) -> str:
     """The ``openstack`` CLI in the control namespace, on the keystone-less REST API."""
     result = deployment.lab.control_run(
         [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint",
-         f"http://{PROXY}:8004/v1/admin", *args], check=False, timeout=300)
+         f"http://{proxy_address(deployment.topology)}:8004/v1/admin", *args],
+        check=False, timeout=300)
     assert result.returncode == 0, f"openstack {' '.join(args)}: {result.stderr[-2000:]}"
     return result.stdout
 
@@ -100,7 +102,8 @@ def test_openstack_cli_creates_updates_and_deletes_a_stack(deployment: Deploymen
 def test_boto3_cloudformation_creates_and_describes_through_the_proxy(
         deployment: Deployment) -> None:
     result = deployment.lab.control_run(
-        [sys.executable, str(CLIENTS), "cfn", f"http://{PROXY}:8000/v1/", "cfn-lab"],
+        [sys.executable, str(CLIENTS), "cfn", f"http://{proxy_address(deployment.topology)}:8000/v1/",
+         "cfn-lab"],
         timeout=300)
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["status"] == "CREATE_COMPLETE" and found["listed"], found
@@ -112,7 +115,8 @@ def test_botocore_cloudwatch_puts_and_lists_metrics_through_the_proxy(
     data = tmp_path / "botocore-data"
     data.mkdir()
     result = deployment.lab.control_run(
-        [sys.executable, str(CLIENTS), "cloudwatch", f"http://{PROXY}:8003/", "Lab/Test",
+        [sys.executable, str(CLIENTS), "cloudwatch",
+         f"http://{proxy_address(deployment.topology)}:8003/", "Lab/Test",
          str(data)], timeout=120)
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"metrics": ["Load"]}
 
@@ -124,26 +128,31 @@ def test_engines_on_both_b_and_c_handle_stacks(deployment: Deployment, tmp_path:
     summary = read_summary(tmp_path)
     assert summary["failed"] == 0 and set(summary["stacks"].values()) == {"CREATE_COMPLETE"}
     names = [ref.split("/")[0] for ref in summary["stacks"]]
-    logs = {host: engine_log(deployment, host) for host in ("b", "c")}
+    logs = {host: engine_log(deployment, host) for host in ("B", "C")}
     handled = {host: sum(1 for name in names if name in log) for host, log in logs.items()}
     print(f"stacks handled, by engine host: {handled} of {len(summary['stacks'])}",
           file=sys.stderr)
-    assert handled["b"] > 0 and handled["c"] > 0, handled
+    assert handled["B"] > 0 and handled["C"] > 0, handled
 
 
 def test_drift_check_shows_a_hand_edit_and_a_normal_run_restores_it(
         deployment: Deployment) -> None:
     # One plain file, whose diff the check shows, and one that holds
     # credentials, which the check names without printing its content.
-    plain, secret = "/etc/heat/uwsgi/rest-b.ini", "/etc/heat/heat.conf"
-    rendered = {path: hashlib.sha256((deployment.out / "b" / path.lstrip("/")).read_bytes())
+    topology = deployment.topology
+    (rest_b,) = [i.name for i in topology.api_instances if i.host == "B" and i.service == "api"]
+    plain, secret = f"/etc/heat/uwsgi/{rest_b}.ini", "/etc/heat/heat.conf"
+    rendered = {path: hashlib.sha256((deployment.out / "B" / path.lstrip("/")).read_bytes())
                 .hexdigest() for path in (plain, secret)}
+    assert topology.database is not None and topology.message_bus is not None
+    passwords = [urlsplit(topology.database.url).password,
+                 urlsplit(topology.message_bus.transport_url).password]
 
     def on_b() -> dict[str, str]:
-        out = deployment.lab.ssh("b", f"sha256sum {plain} {secret}").stdout
+        out = deployment.lab.ssh("B", f"sha256sum {plain} {secret}").stdout
         return {line.split()[1]: line.split()[0] for line in out.splitlines()}
 
-    deployment.lab.ssh("b", f"echo '# hand edit at 2 a.m.' | tee -a {plain} {secret}")
+    deployment.lab.ssh("B", f"echo '# hand edit at 2 a.m.' | tee -a {plain} {secret}")
     check = deployment.playbook("site.yml", "--check", "--diff", label="drift check")
     found = recap(check.stdout)
     print(f"drift check recap: {found}", file=sys.stderr)
@@ -153,10 +162,10 @@ def test_drift_check_shows_a_hand_edit_and_a_normal_run_restores_it(
     named = check.stdout[check.stdout.index("TASK [Name the files that differ]"):]
     named = named[:named.index("TASK [", 1)]
     assert f'"{plain}"' in named and f'"{secret}"' in named, named
-    assert "ok: [c]" not in named
+    assert "ok: [C]" not in named
     assert "-# hand edit at 2 a.m." in check.stdout            # the plain file's diff
-    assert "lab-db-secret" not in check.stdout and "lab-mq-secret" not in check.stdout
-    assert found["b"]["changed"] >= 2 and found["c"]["changed"] == 0
+    assert all(passwords) and not [p for p in passwords if p and p in check.stdout]
+    assert found["B"]["changed"] >= 2 and found["C"]["changed"] == 0
     drifted = on_b()
     assert all(drifted[p] != rendered[p] for p in rendered), "--check must not change anything"
     deployment.require(deployment.playbook("site.yml", label="drift repair"), "drift repair")
@@ -177,41 +186,46 @@ def test_rolling_restart_under_load_fails_no_request(rolling_restart: RollingRes
 
 def test_adding_machine_d_serves_through_the_proxy_without_failures(
         deployment: Deployment, tmp_path: Path) -> None:
-    deployment.lab.add_machine("d", D_ADDRESS)
+    # D as a user adds it to the sample: a fourth host like B and C (the same
+    # paths.venv, which the lab links on every machine, D included), with
+    # instances named in the sample's style; one process each, to spare the box.
+    deployment.lab.add_machine("D", D_ADDRESS)
     topology = deployment.topology
-    venv = next(h.paths.venv for h in topology.hosts if h.paths.venv)
-    d = Host(name="d", address=D_ADDRESS, paths=dataclasses.replace(topology.hosts[1].paths,
-                                                                     venv=venv))
-    instances = tuple(ApiInstance(name=f"{kind}-d", service=service, host="d", processes=1,
-                                  threads=4 if service == "api" else 1)
+    like = topology.host("C")
+    assert like is not None
+    d = Host(name="D", address=D_ADDRESS, paths=like.paths)
+    instances = tuple(ApiInstance(name=f"{kind}-server-3", service=service, host="D",
+                                  processes=1, threads=4 if service == "api" else 1)
                       for kind, service in (("rest", "api"), ("cfn", "cfn"),
                                             ("cloudwatch", "cloudwatch")))
     deployment.render(dataclasses.replace(
         topology, hosts=topology.hosts + (d,), api_instances=topology.api_instances + instances,
-        engines=topology.engines + (EngineGroup(host="d", processes=1),)))
+        engines=topology.engines + (EngineGroup(host="D", processes=1),)))
     result, run = under_load(
-        deployment, tmp_path, "adding machine d",
-        lambda: deployment.playbook("site.yml", label="site.yml with d"),
+        deployment, tmp_path, "adding machine D",
+        lambda: deployment.playbook("site.yml", label="site.yml with D"),
         readers=3, creators=1)
-    deployment.require(result, "site.yml with d")
+    deployment.require(result, "site.yml with D")
     assert run.summary["failed"] == 0, run.summary["failures"][:10]
     assert set(run.summary["stacks"].values()) <= {"CREATE_COMPLETE"}
-    # d's servers are up in every backend, and the proxy has sent d requests.
+    # D's servers are up in every backend, and the proxy has sent D requests.
     served = {row["svname"]: row for row in admin_stat(deployment)}
-    mine = {name: row for name, row in served.items() if name.endswith("-d")}
-    assert set(mine) == {"rest-d", "cfn-d", "cloudwatch-d"}, sorted(served)
+    mine = {name: row for name, row in served.items() if name.endswith("-server-3")}
+    assert set(mine) == {i.name for i in instances}, sorted(served)
     assert all(row["status"] == "UP" for row in mine.values()), mine
     deadline = time.monotonic() + 30
-    while int(served["rest-d"]["stot"]) == 0:
-        assert time.monotonic() < deadline, "the proxy sent d no request in 30 s"
+    while int(served["rest-server-3"]["stot"]) == 0:
+        assert time.monotonic() < deadline, "the proxy sent D no request in 30 s"
         deployment.lab.control_run(["curl", "-sf", "-o", "/dev/null",
-                                    f"http://{PROXY}:8004/"], check=False)
+                                    f"http://{proxy_address(topology)}:8004/"], check=False)
         served = {row["svname"]: row for row in admin_stat(deployment)}
 
 
 def broker_peers(deployment: Deployment) -> list[str]:
-    """The peer addresses of RabbitMQ's client connections on a."""
-    out = deployment.lab.ssh("a", "rabbitmqctl -q list_connections peer_host", timeout=60).stdout
+    """The peer addresses of RabbitMQ's client connections on the broker host."""
+    bus = deployment.topology.message_bus
+    assert bus is not None
+    out = deployment.lab.ssh(bus.host, "rabbitmqctl -q list_connections peer_host", timeout=60).stdout
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
@@ -223,9 +237,11 @@ _HEARTBEAT_CLOSE = re.compile(
 
 
 def heartbeat_closes(deployment: Deployment, address: str) -> list[float]:
-    """When (epoch seconds) RabbitMQ on a closed a connection from ``address`` for missed
+    """When (epoch seconds) RabbitMQ on A closed a connection from ``address`` for missed
     heartbeats, from its own log: the broker's side of losing a machine."""
-    text = deployment.lab.ssh("a", "cat /var/log/rabbitmq/*.log", check=False).stdout
+    bus = deployment.topology.message_bus
+    assert bus is not None
+    text = deployment.lab.ssh(bus.host, "cat /var/log/rabbitmq/*.log", check=False).stdout
     found = []
     for stamp, peer in _HEARTBEAT_CLOSE.findall(text):
         when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
@@ -251,11 +267,11 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     down_within = duration_seconds(proxy.health_check.down_within or "")
     assert down_within is not None
     window = max(down_within, 3.0 * heartbeat)
-    c_address = deployment.lab.machine("c").address
+    c_address = deployment.lab.machine("C").address
     assert c_address in broker_peers(deployment)
     with load(deployment, tmp_path, readers=3, creators=1, settle=120) as clock:
         started = clock()
-        deployment.lab.power_off("c", abrupt=True)
+        deployment.lab.power_off("C", abrupt=True)
         ended, lost_at = clock(), time.time()
         # When RabbitMQ let go of c, measured (rabbitmqctl takes a second or two itself).
         dropped = None
@@ -266,14 +282,14 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
         time.sleep(max(0.0, ended + window + 15 - clock()))   # reads well past the window
         # c is lost for good: the operator's step (doc/ansible.rst), while
         # the clients still run. The stacks c's engines held become FAILED.
-        forgotten = deployment.playbook("forget-host.yml", "-e", "heat_wsgi_forget_host=c",
-                                        label="forget-host.yml c")
+        forgotten = deployment.playbook("forget-host.yml", "-e", "heat_wsgi_forget_host=C",
+                                        label="forget-host.yml C")
     run = LoadRun(read_summary(tmp_path), started, ended)
     deployment.require(forgotten, "forget-host.yml")
-    report = re.findall(r"host 'c': [^\n\"]*", forgotten.stdout)
+    report = re.findall(r"host 'C': [^\n\"]*", forgotten.stdout)
     print(f"  forget-host: {report[-1] if report else forgotten.stdout[-2000:]}",
           file=sys.stderr)
-    print(run.line("losing machine c"), file=sys.stderr)
+    print(run.line("losing machine C"), file=sys.stderr)
     failures = run.summary["failures"]
     failed = [f for f in failures if f["what"] in ("read", "create")]
     # Judged by when a request was sent: one in flight to c at the loss can only time out.
@@ -281,7 +297,7 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     span = (f"{min(f['sent'] for f in failed) - ended:+.1f}s to "
             f"{max(f['sent'] for f in failed) - ended:+.1f}s") if failed else "none"
     closes = [t - lost_at for t in heartbeat_closes(deployment, c_address)]
-    print(f"  RabbitMQ closed {len(closes)} of c's connections for missed heartbeats, "
+    print(f"  RabbitMQ closed {len(closes)} of C's connections for missed heartbeats, "
           f"{min(closes, default=0):.1f}-{max(closes, default=0):.1f}s after the loss (its log); "
           + (f"rabbitmqctl saw none left {dropped - ended:.1f}s after it" if dropped is not None
              else "rabbitmqctl still listed some 90 s after it"), file=sys.stderr)
@@ -301,4 +317,5 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
                   if v not in ("CREATE_COMPLETE", "CREATE_FAILED")}
     assert run.summary["stacks"] and not unfinished, unfinished
     status = {row["svname"]: row["status"] for row in admin_stat(deployment)}
-    assert all(status[name] == "MAINT" for name in ("rest-c", "cfn-c", "cloudwatch-c")), status
+    on_c = [i.name for i in deployment.topology.api_instances if i.host == "C"]
+    assert len(on_c) == 3 and all(status[name] == "MAINT" for name in on_c), status

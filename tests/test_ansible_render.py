@@ -7,6 +7,7 @@ real, like the playbook runs in test_ansible_local.py.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -146,21 +147,46 @@ def test_ansible_lint_passes(topology_file: Path, tmp_path: Path) -> None:
     assert "Passed" in result.stdout + result.stderr
 
 
-def test_adding_a_host_changes_only_the_proxy_config_on_the_others() -> None:
+def test_adding_a_host_changes_only_the_proxy_config_on_the_others(sample: Topology) -> None:
     # What doc/ansible.rst promises for "adding a host": site.yml then
-    # changes nothing on b and c, and reloads HAProxy on a.
+    # changes nothing on B and C, and reloads HAProxy on A.
     import dataclasses
 
     from heat_wsgi.model import ApiInstance, EngineGroup, Host, Paths
-    lab = load_topology(REPO / "tests" / "lab.topology.yaml", base_config_anywhere=True)
     grown = dataclasses.replace(
-        lab, hosts=lab.hosts + (Host(name="d", address="198.18.0.4", paths=Paths(venv="/opt/heat")),),
-        api_instances=lab.api_instances + (ApiInstance(name="rest-d", service="api", host="d"),),
-        engines=lab.engines + (EngineGroup(host="d", processes=1),))
-    before, after = render_all(lab), render_all(grown)
+        sample, hosts=sample.hosts + (Host(name="D", address="10.0.0.4",
+                                           paths=Paths(venv="/opt/heat")),),
+        api_instances=sample.api_instances + (
+            ApiInstance(name="rest-server-3", service="api", host="D"),),
+        engines=sample.engines + (EngineGroup(host="D", processes=1),))
+    before, after = render_all(sample), render_all(grown)
     changed = sorted(str(key) for key in set(before) | set(after)
-                     if not str(key).startswith("d/")
+                     if not str(key).startswith("D/")
                      and (key not in before or key not in after or before[key].text != after[key].text))
-    assert changed == ["a/etc/haproxy/haproxy.cfg", "ansible/inventory.yml"]
-    assert "server rest-d 198.18.0.4:8004" in after[next(
-        k for k in after if str(k) == "a/etc/haproxy/haproxy.cfg")].text
+    assert changed == ["A/etc/haproxy/haproxy.cfg", "ansible/inventory.yml"]
+    assert "server rest-server-3 10.0.0.4:8004" in after[next(
+        k for k in after if str(k) == "A/etc/haproxy/haproxy.cfg")].text
+
+
+def test_the_lab_deploys_the_sample_with_only_its_addresses_moved(sample: Topology) -> None:
+    # tests/test_ansible_lab*.py deploy ansiblelab.lab_topology(): every file
+    # it renders must be the shipped sample's, with 10.0.0.N as 198.18.0.N
+    # and nothing else changed (no venv path, name or setting of its own).
+    from ansiblelab import lab_addresses, lab_links, lab_machines, lab_topology
+    lab = lab_topology()
+    shipped, deployed = render_all(sample), render_all(lab)
+    assert sorted(map(str, deployed)) == sorted(map(str, shipped))
+    differ = [key for key in shipped if deployed[key].text != shipped[key].text]
+    assert differ, "the addresses must differ"
+    def same(text: str) -> str:   # the inventory carries each file's SHA-1
+        return re.sub(r"\"?\b[0-9a-f]{40}\b\"?", "SHA-1", text)
+
+    for key in shipped:
+        assert same(deployed[key].text) == same(lab_addresses(shipped[key].text)), key
+        assert "10.0.0." not in deployed[key].text and "198.18." not in shipped[key].text, key
+        assert (deployed[key].mode, deployed[key].host) == (shipped[key].mode, shipped[key].host)
+    assert lab_machines(lab) == {"A": "198.18.0.1", "B": "198.18.0.2", "C": "198.18.0.3"}
+    assert list(lab_links(lab)) == ["/opt/heat"]
+    # Only whole addresses move.
+    assert lab_addresses("110.0.0.1 10.0.0.12 10.0.0.1:5672 10.0.0.1.5") == \
+        "110.0.0.1 198.18.0.12 198.18.0.1:5672 10.0.0.1.5"

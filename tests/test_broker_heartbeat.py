@@ -15,35 +15,35 @@ import pytest
 
 from conftest import REPO
 from heat_wsgi.errors import TopologyError
-from heat_wsgi.loader import load_topology, loads_topology
+from heat_wsgi.loader import loads_topology
 from heat_wsgi.render import render_all
 
-LAB = REPO / "tests" / "lab.topology.yaml"
-# These tests set the field themselves (the lab's own value is taken out first).
-BUS_LINE = "  transport_url: rabbit://heat:lab-mq-secret@198.18.0.1:5672/\n"
+SAMPLE = REPO / "etc" / "heat" / "topology.sample.yaml"
+# These tests set the field themselves (the sample's own value, which the lab
+# deploys, is taken out first).
+BUS_LINE = "  transport_url: rabbit://heat:heat-mq-secret@127.0.0.1:5672/\n"
 
 
-def lab_text(bus_extra: str = "") -> str:
-    text = re.sub(r"(?m)^  heartbeat_timeout: .*\n", "", LAB.read_text())
+def sample_text(bus_extra: str = "") -> str:
+    text = re.sub(r"(?m)^  heartbeat_timeout: .*\n", "", SAMPLE.read_text())
     assert BUS_LINE in text
     return text.replace(BUS_LINE, BUS_LINE + bus_extra)
 
 
 def test_heartbeat_reaches_heat_conf_and_the_broker() -> None:
-    text = lab_text("  heartbeat_timeout: 10\n")
-    files = render_all(loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True))
+    text = sample_text("  heartbeat_timeout: 10\n")
+    files = render_all(loads_topology(text, str(SAMPLE), SAMPLE.parent))
     conf = configparser.RawConfigParser(strict=False, interpolation=None)
-    conf.read_string(files[PurePosixPath("b/etc/heat/heat.conf")].text)
+    conf.read_string(files[PurePosixPath("B/etc/heat/heat.conf")].text)
     assert conf.get("oslo_messaging_rabbit", "heartbeat_timeout_threshold") == "10"
-    rabbit = files[PurePosixPath("a/etc/rabbitmq/rabbitmq.conf")].text
+    rabbit = files[PurePosixPath("A/etc/rabbitmq/rabbitmq.conf")].text
     assert "\nheartbeat = 10\n" in rabbit
 
 
 def test_no_heartbeat_leaves_the_defaults() -> None:
-    files = render_all(loads_topology(lab_text(), str(LAB), LAB.parent,
-                                      base_config_anywhere=True))
-    assert "heartbeat" not in files[PurePosixPath("b/etc/heat/heat.conf")].text
-    assert "heartbeat" not in files[PurePosixPath("a/etc/rabbitmq/rabbitmq.conf")].text
+    files = render_all(loads_topology(sample_text(), str(SAMPLE), SAMPLE.parent))
+    assert "heartbeat" not in files[PurePosixPath("B/etc/heat/heat.conf")].text
+    assert "heartbeat" not in files[PurePosixPath("A/etc/rabbitmq/rabbitmq.conf")].text
 
 
 @pytest.mark.parametrize("edit, path, value", [
@@ -54,7 +54,7 @@ def test_no_heartbeat_leaves_the_defaults() -> None:
      "message_bus.options.oslo_messaging_rabbit.heartbeat_timeout_threshold", 10),
 ])
 def test_a_bad_heartbeat_is_named(edit: str, path: str, value: object) -> None:
-    text = lab_text(edit)
+    text = sample_text(edit)
     with pytest.raises(TopologyError) as info:
-        loads_topology(text, str(LAB), LAB.parent, base_config_anywhere=True)
+        loads_topology(text, str(SAMPLE), SAMPLE.parent)
     assert info.value.path == path and info.value.value == value

@@ -232,3 +232,44 @@ def test_state_dir_must_be_safe_in_overlay_options(state_dir):
 def test_prefix_is_checked(prefix):
     with pytest.raises(LabError, match="prefix"):
         make_spec(STATE, prefix=prefix)
+
+
+def test_links_are_symlinks_in_every_machine_and_checked():
+    plan = lab_plan(links={"/opt/heat": "/work/co/.venv"})
+    for machine in plan.machines:
+        assert [op for op in machine.prepare if isinstance(op, Symlink)
+                and op.path == PurePosixPath("/opt/heat")] == [
+            Symlink(path=PurePosixPath("/opt/heat"), target="/work/co/.venv")]
+    added = plan_machine(plan.spec, validate_machines([("d", "198.18.0.4")], taken_names=(),
+                                                      taken_addresses=())[0], BOX)
+    assert Symlink(path=PurePosixPath("/opt/heat"), target="/work/co/.venv") in added.prepare
+    assert not [op for op in lab_plan().machines[0].prepare
+                if isinstance(op, Symlink) and op.path.is_relative_to("/opt")]
+    for bad in ({"opt/heat": "/x/y"}, {"/opt/heat": "../venv"}, {"/": "/x/y"},
+                {"/opt/my heat": "/x/y"}, {"/opt": "/x/y", "/opt/heat": "/x/z"}):
+        with pytest.raises(LabError, match="link"):
+            make_spec(STATE, links=bad)
+
+
+def test_the_session_lab_closes_after_its_last_user_only():
+    # conftest's hooks drive labfixture.SessionLab: the lab must go right after
+    # the last collected test that needs it, not at the session's end.
+    from contextlib import ExitStack
+    from types import SimpleNamespace
+
+    from labfixture import SessionLab
+
+    items = [SimpleNamespace(nodeid=name, fixturenames=fixtures) for name, fixtures in (
+        ("t::boot", ["lab"]), ("t::deploy", ["deployment", "lab"]), ("t::other", ["tmp_path"]),
+        ("u::last", ["rolling_restart", "deployment", "lab"]), ("v::after", []))]
+    closed: list[str] = []
+    session = SessionLab()
+    session.find_last_user(items)  # type: ignore[arg-type]
+    session._stack = ExitStack()
+    session._stack.callback(lambda: closed.append("lab"))
+    for item in items:
+        closed.append(item.nodeid)   # the test and its own teardown ran
+        session.close_after(item)  # type: ignore[arg-type]
+    assert closed == ["t::boot", "t::deploy", "t::other", "u::last", "lab", "v::after"]
+    session.close()  # the fixture's own finalizer: a no-op now
+    assert closed.count("lab") == 1

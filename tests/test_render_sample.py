@@ -87,15 +87,20 @@ def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
     assert "server rest-server-2 10.0.0.3:8004 check" in rest
     assert "server cfn-server-1 10.0.0.2:8000 check" in cfn
     assert "server cfn-server-2 10.0.0.3:8000 check" in cfn
-    for line in ("balance source", "option httpchk", "http-check send meth GET uri /healthcheck",
+    # roundrobin, not the guide's "balance source": Heat's APIs keep no
+    # session, and source sent every client behind one address to one server
+    # (the sample's comment says why).
+    for line in ("balance roundrobin", "option httpchk", "http-check send meth GET uri /healthcheck",
                  "http-check expect status 200", "option forwardfor",
                  "http-request set-header X-Forwarded-Proto http"):
         assert line in rest and line in cfn
+    assert "balance source" not in haproxy
     # The guide's timeouts, but for connect and check: the sample marks a
     # powered-off machine down within 3 s (proxy.health_check.down_within).
+    # Layer 7 retries only where no instance has acted on the request.
     for line in ("option redispatch", "retries 3", "timeout http-request 10s", "timeout queue 1m",
                  "timeout connect 500ms", "timeout client 1m", "timeout server 2m",
-                 "timeout check 2s"):
+                 "timeout check 2s", "retry-on conn-failure empty-response"):
         assert f"    {line}\n" in haproxy
 
 

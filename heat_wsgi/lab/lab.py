@@ -64,17 +64,20 @@ class Lab:
 
     ``with Lab() as lab:`` boots machines a, b, c on 198.18.0.1-3 and tears
     everything down on the way out, however the block ends. ``Lab.attach()``
-    takes over a lab that ``heat-wsgi lab up`` left running.
+    takes over a lab that ``heat-wsgi lab up`` left running. ``links``
+    (``{"/opt/heat": "/work/co/.venv"}``) gives every machine, and every one
+    added later, those symlinks.
     """
 
     def __init__(self, machines: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
                  *, state_dir: Path | None = None, prefix: str = DEFAULT_PREFIX,
                  control_address: str = DEFAULT_CONTROL_ADDRESS, boot_timeout: float = 60.0,
                  halt_timeout: float = executor.HALT_TIMEOUT,
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None,
+                 links: Mapping[str, str] | None = None) -> None:
         directory = (state_dir or default_state_dir()).absolute()
         self.spec: LabSpec = make_spec(PurePosixPath(directory), machines, prefix=prefix,
-                                       control_address=control_address)
+                                       control_address=control_address, links=links)
         self.state_dir = directory
         self.boot_timeout = boot_timeout
         self.halt_timeout = halt_timeout

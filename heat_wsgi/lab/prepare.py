@@ -151,6 +151,9 @@ def prepare_ops(spec: LabSpec, machine: MachineSpec, facts: BoxFacts) -> tuple[F
     # interpreter may live under /root (0700 on the box): let others pass
     # through, in this machine's upper layer only.
     ops += [Chmod(path=PurePosixPath(d), mode=0o711) for d in sorted(facts.closed_dirs)]
+    # Paths a deployment names that the box lacks (a topology's /opt/heat),
+    # pointing at the box's own files: the rendered files need no rewriting.
+    ops += [Symlink(path=path, target=str(target)) for path, target in spec.links]
     return tuple(ops)
 
 

@@ -45,6 +45,10 @@ class LabSpec:
     machines: tuple[MachineSpec, ...]
     prefix: str = DEFAULT_PREFIX
     control_address: str = DEFAULT_CONTROL_ADDRESS
+    #: ``(path in the machine, target)`` symlinks every machine gets in its
+    #: upper layer, e.g. ``("/opt/heat", "/work/co/.venv")``: a topology's
+    #: paths run unchanged while the files behind them are the box's.
+    links: tuple[tuple[PurePosixPath, PurePosixPath], ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,10 +86,30 @@ def _check_address(where: str, value: str) -> ipaddress.IPv4Address:
     return address
 
 
+def _check_links(links: Mapping[str, str]) -> tuple[tuple[PurePosixPath, PurePosixPath], ...]:
+    out: list[tuple[PurePosixPath, PurePosixPath]] = []
+    for raw_path, raw_target in sorted(links.items()):
+        path, target = PurePosixPath(raw_path), PurePosixPath(raw_target)
+        for what, value in (("path", path), ("target", target)):
+            if not value.is_absolute() or ".." in value.parts or len(value.parts) < 2 \
+                    or UNSAFE_PATH.search(str(value)):
+                raise LabError(f"link {raw_path!r}", f"{what} must be an absolute path below / "
+                                                     "without '..', spaces or quotes "
+                                                     f"(got {str(value)!r})")
+        if any(p in path.parents for p, _ in out) or any(path in p.parents for p, _ in out):
+            raise LabError(f"link {raw_path!r}", f"overlaps another link (got {raw_path!r})")
+        out.append((path, target))
+    return tuple(out)
+
+
 def make_spec(state_dir: PurePosixPath, machines: Mapping[str, str] | Sequence[tuple[str, str]]
               | None = None, *, prefix: str = DEFAULT_PREFIX,
-              control_address: str = DEFAULT_CONTROL_ADDRESS) -> LabSpec:
-    """Validate a lab request; machine names are lowercased (``A`` is machine ``a``)."""
+              control_address: str = DEFAULT_CONTROL_ADDRESS,
+              links: Mapping[str, str] | None = None) -> LabSpec:
+    """Validate a lab request; machine names are lowercased (``A`` is machine ``a``).
+
+    ``links`` maps a path in every machine to a path on the box it points at
+    (see :attr:`LabSpec.links`)."""
     if not PREFIX_PATTERN.match(prefix):
         raise LabError("prefix", "must be 1-8 lowercase letters or digits, starting with a "
                                  f"letter, then '-' (got {prefix!r})")
@@ -97,7 +121,7 @@ def make_spec(state_dir: PurePosixPath, machines: Mapping[str, str] | Sequence[t
     control = _check_address("control address", control_address)
     specs = validate_machines(pairs, taken_names=(), taken_addresses=(str(control),))
     return LabSpec(state_dir=state_dir, machines=specs, prefix=prefix,
-                   control_address=str(control))
+                   control_address=str(control), links=_check_links(links or {}))
 
 
 def validate_machines(pairs: Sequence[tuple[str, str]], *, taken_names: Iterable[str],
