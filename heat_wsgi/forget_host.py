@@ -20,13 +20,17 @@ with the same database call heat-manage makes (the stack and its resources
 become ``FAILED``, "Stack status manually reset"), and deletes the host's
 rows from Heat's ``service`` table, as ``heat-manage service clean`` would
 once they are stale. A stack that is in progress without any engine holding
-a resource of it is reported, never touched: a live engine may be about to
-pick it up.
+a resource of it is reported and left alone, since a live engine may be
+about to pick it up, unless it has not changed for ``stalled_after``
+seconds: then the RPC cast that would have moved it on was lost with the
+machine (oslo.messaging acknowledges a delivery when it reads it, so an
+engine that dies holding one unprocessed loses it), and it is reset too.
 
 Run it on a machine with the deployment's heat.conf (any engine host)::
 
     heat-wsgi forget-host C --config-file /etc/heat/heat.conf           # report
     heat-wsgi forget-host C --config-file /etc/heat/heat.conf --apply   # act
+    ... --apply --stalled-after 300      # also stacks quiet for 5 minutes
 
 The generated ``forget-host.yml`` does that, after taking the host's servers
 out of HAProxy.
@@ -65,7 +69,8 @@ class Findings:
     engines: tuple[str, ...]        # engine ids registered from the host
     service_ids: tuple[str, ...]    # their rows in Heat's service table
     held: tuple[HeldStack, ...]
-    unheld: tuple[HeldStack, ...]   # in progress, no engine holds any resource
+    stalled: tuple[HeldStack, ...]  # no holder, and no change for stalled_after
+    unheld: tuple[HeldStack, ...]   # no holder, changed more recently (left alone)
 
 
 def _setup(config_files: Sequence[str]) -> Any:
@@ -80,9 +85,11 @@ def _setup(config_files: Sequence[str]) -> Any:
     return context.get_admin_context()
 
 
-def find(ctxt: Any, host: str) -> Findings:
+def find(ctxt: Any, host: str, stalled_after: float | None = None) -> Findings:
     """What the engines registered from ``host`` hold. Raises :class:`HostStillAlive`
     if any of them answers Heat's liveness probe."""
+    from oslo_utils import timeutils
+
     from heat.db import api as db_api
     from heat.db import models
     from heat.objects import service as service_objects
@@ -97,7 +104,8 @@ def find(ctxt: Any, host: str) -> Findings:
                 f"host {host!r}: heat-engine {engine_id} still answers Heat's liveness "
                 "probe, so the host is not lost; nothing was changed")
 
-    held, unheld = [], []
+    held, stalled, unheld = [], [], []
+    now = timeutils.utcnow()   # Heat stores naive UTC times
     with db_api.context_manager.reader.using(ctxt) as session:
         stacks = session.query(models.Stack).filter(
             models.Stack.status == "IN_PROGRESS", models.Stack.deleted_at.is_(None)).all()
@@ -109,10 +117,19 @@ def find(ctxt: Any, host: str) -> Findings:
             entry = HeldStack(stack.id, stack.name, f"{stack.action}_{stack.status}", mine)
             if mine:
                 held.append(entry)
-            elif not any(r.engine_id for r in resources):
-                unheld.append(entry)
+                continue
+            if any(r.engine_id for r in resources):
+                continue   # a live engine holds part of it: it moves on
+            if stalled_after is not None:
+                changes = [t for row in [stack, *session.query(models.Resource).filter(
+                    models.Resource.stack_id == stack.id).all()]
+                    for t in (row.created_at, row.updated_at) if t is not None]
+                if changes and (now - max(changes)).total_seconds() >= stalled_after:
+                    stalled.append(entry)
+                    continue
+            unheld.append(entry)
     return Findings(host=host, engines=engines, service_ids=tuple(str(s.id) for s in rows),
-                    held=tuple(held), unheld=tuple(unheld))
+                    held=tuple(held), stalled=tuple(stalled), unheld=tuple(unheld))
 
 
 def forget(ctxt: Any, findings: Findings) -> None:
@@ -120,7 +137,7 @@ def forget(ctxt: Any, findings: Findings) -> None:
     from heat.db import api as db_api
     from heat.objects import service as service_objects
 
-    for stack in findings.held:
+    for stack in findings.held + findings.stalled:
         db_api.reset_stack_status(ctxt, stack.stack_id)
     for service_id in findings.service_ids:
         service_objects.Service.delete(ctxt, service_id)
@@ -133,24 +150,30 @@ def report_lines(findings: Findings, applied: bool) -> list[str]:
         lines.append(f"held: stack {stack.stack_id} ({stack.name}) {stack.state}: "
                      f"{', '.join(stack.resources)}"
                      + (" -> FAILED" if applied else ""))
+    for stack in findings.stalled:
+        lines.append(f"stalled (no holder, no change for --stalled-after): stack "
+                     f"{stack.stack_id} ({stack.name}) {stack.state}"
+                     + (" -> FAILED" if applied else ""))
     for stack in findings.unheld:
         lines.append(f"not held by any engine (left alone): stack {stack.stack_id} "
                      f"({stack.name}) {stack.state}")
     verb = "reset to FAILED" if applied else "would reset (run with --apply)"
-    changed = applied and bool(findings.held or findings.service_ids)
+    changed = applied and bool(findings.held or findings.stalled or findings.service_ids)
     # The last words tell a deployment tool whether anything changed.
     lines.append(f"host {findings.host!r}: {len(findings.engines)} dead heat-engine(s), "
-                 f"{len(findings.held)} stack(s) {verb}, {len(findings.unheld)} in progress "
-                 "without a holder"
+                 f"{len(findings.held) + len(findings.stalled)} stack(s) {verb} "
+                 f"({len(findings.stalled)} of them stalled), {len(findings.unheld)} in "
+                 "progress without a holder"
                  + (f", {len(findings.service_ids)} service row(s) deleted" if applied else "")
                  + ("; changed" if changed else "; nothing changed"))
     return lines
 
 
-def run(host: str, config_files: Sequence[str], apply: bool) -> list[str]:
+def run(host: str, config_files: Sequence[str], apply: bool,
+        stalled_after: float | None = None) -> list[str]:
     """Find (and with ``apply``, forget) what ``host``'s engines held; the report's lines."""
     ctxt = _setup(config_files)
-    findings = find(ctxt, host)
+    findings = find(ctxt, host, stalled_after)
     if apply:
         forget(ctxt, findings)
     return report_lines(findings, apply)

@@ -28,8 +28,6 @@ from conftest import VENV, wait_until
 from realstack import (Backend, heat_backend, heat_client, run_cli, wait_deleted,
                        wait_for_status)
 
-pytestmark = pytest.mark.real
-
 ADDRESS, API = "127.0.0.100", ("127.0.0.101", 18004)
 ENGINE_HOST = "test-engine-host"    # heat_backend's engine's [DEFAULT] host
 
@@ -38,6 +36,19 @@ SLOW = {"heat_template_version": "2018-08-31",
                                "properties": {"action_wait_secs": {"create": 600}}}}}
 QUICK = {"heat_template_version": "2018-08-31",
          "resources": {"rs": {"type": "OS::Heat::RandomString"}}}
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan"])
+def test_stalled_after_must_be_a_positive_number_of_seconds(value: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]
+                                                           ) -> None:
+    from heat_wsgi import cli
+    conf = tmp_path / "heat.conf"
+    conf.write_text("[DEFAULT]\n")
+    assert cli.main(["forget-host", "C", "--config-file", str(conf),
+                     f"--stalled-after={value}"]) == 2
+    assert f"--stalled-after: must be a number of seconds above 0 (got {value})" in \
+        capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +84,7 @@ def engine_rows(backend: Backend) -> list[str]:
     return [line for line in out.splitlines() if ENGINE_HOST in line]
 
 
+@pytest.mark.real
 def test_a_killed_engines_stack_is_reported_then_failed_and_a_new_engine_serves(
         backend: Backend, client: Any) -> None:
     engine = next(s for s in backend.services if s.name == "heat-engine")

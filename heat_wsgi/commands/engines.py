@@ -28,16 +28,23 @@ def register(subparsers: Any) -> None:
                              "and the message bus")
     forget.add_argument("--apply", action="store_true",
                         help="reset the held stacks to FAILED and delete HOST's service rows")
+    forget.add_argument("--stalled-after", type=float, metavar="SECONDS",
+                        help="also count as lost a stack in progress that no engine holds and "
+                             "that has not changed for SECONDS (its RPC cast was lost with "
+                             "HOST); without it such stacks are only listed")
     forget.set_defaults(func=forget_host)
 
 
 def forget_host(args: argparse.Namespace) -> int:
+    if args.stalled_after is not None and not args.stalled_after > 0:
+        raise ForgetHostError(f"--stalled-after: must be a number of seconds above 0 "
+                              f"(got {args.stalled_after:g})")
     for path in args.config_file:
         if not Path(path).is_file():
             raise ForgetHostError(f"--config-file {path}: no such file")
     from heat_wsgi import forget_host as lost
     try:
-        lines = lost.run(args.host, args.config_file, args.apply)
+        lines = lost.run(args.host, args.config_file, args.apply, args.stalled_after)
     except HeatWsgiError:
         raise
     except Exception as exc:   # a database or broker error: say what, not a traceback

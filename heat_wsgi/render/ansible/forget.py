@@ -2,13 +2,19 @@
 
 ``ansible-playbook forget-host.yml -e heat_wsgi_forget_host=C``:
 
-1. on the proxy host, puts C's servers in every backend into maintenance
+1. on the broker host, checks that RabbitMQ no longer holds a connection
+   from C (until its AMQP heartbeat expires, what the broker had handed C's
+   engines is not requeued yet);
+2. on the proxy host, puts C's servers in every backend into maintenance
    (``community.general.haproxy`` ``state: disabled``), so that C, should it
    come back half-configured, takes no request until ``site.yml`` or
    ``rolling-restart.yml`` enables it again;
-2. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
+3. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
    (:mod:`heat_wsgi.forget_host`): the stacks C's heat-engines held become
-   FAILED instead of staying in progress for good, and C's service rows go.
+   FAILED instead of staying in progress for good, and so do stacks that no
+   engine holds and that have not changed for
+   ``heat_wsgi_forget_stalled_after`` seconds (default 300: their RPC cast
+   was lost with C); C's service rows go.
 
 Unreachable C is never contacted.
 """
@@ -25,7 +31,7 @@ _LOST = "heat_wsgi_forget_host"
 
 
 def forget_host_playbook() -> list[dict[str, Any]]:
-    """The three plays of forget-host.yml: check, HAProxy, Heat's records."""
+    """The four plays of forget-host.yml: the host, the broker, HAProxy, Heat's records."""
     lost = Jinja(f"{{{{ {_LOST} }}}}")
     return [
         {"name": "Check which host to forget",
@@ -39,6 +45,25 @@ def forget_host_playbook() -> list[dict[str, Any]]:
                             "{{ groups['all'] | join(', ') }} (got "
                             f"{{{{ {_LOST} | default('nothing') }}}})"),
                         "quiet": True}}]},
+        {"name": "Check that RabbitMQ has let go of the lost host",
+         "hosts": "message_bus", "gather_facts": False,
+         "tasks": [
+             # Until the broker closes the host's connections (its AMQP
+             # heartbeat expires), what it had handed the dead engines is not
+             # requeued yet, and those stacks would look stalled.
+             {"name": "List the broker's client connections",
+              "ansible.builtin.command": {"argv": ["rabbitmqctl", "-q", "list_connections",
+                                                   "peer_host"]},
+              "register": "heat_wsgi_broker_peers", "changed_when": False,
+              "check_mode": False},
+             {"name": "Check that none of them comes from the lost host",
+              "ansible.builtin.assert": {
+                  "that": [Jinja(f"hostvars[{_LOST}].ansible_host not in "
+                                 "heat_wsgi_broker_peers.stdout_lines | map('trim') | list")],
+                  "fail_msg": Jinja(
+                      f"RabbitMQ still holds connections from {{{{ {_LOST} }}}}: wait until "
+                      "its AMQP heartbeat expires, then run again"),
+                  "quiet": True}}]},
         {"name": "Take the lost host's servers out of HAProxy",
          "hosts": "proxy",
          "gather_facts": False,
@@ -61,7 +86,10 @@ def forget_host_playbook() -> list[dict[str, Any]]:
              "name": "Run heat-wsgi forget-host on one surviving engine host",
              "ansible.builtin.command": {"argv": [
                  Jinja("{{ heat_wsgi_bin_dir }}/heat-wsgi"), "forget-host", lost,
-                 "--config-file", Jinja("{{ heat_wsgi_heat_conf }}"), "--apply"]},
+                 "--config-file", Jinja("{{ heat_wsgi_heat_conf }}"), "--apply",
+                 # A stack no engine holds that has not changed for this long
+                 # lost its RPC cast with the host (heat_wsgi.forget_host).
+                 Jinja("--stalled-after={{ heat_wsgi_forget_stalled_after | default(300) }}")]},
              "register": "heat_wsgi_forgotten", "run_once": True,
              # The report's last words say whether anything changed.
              "changed_when": Jinja("heat_wsgi_forgotten.stdout is search('; changed$')")},
