@@ -111,25 +111,27 @@ def find(ctxt: Any, host: str, stalled_after: float | None = None) -> Findings:
             models.Stack.status == "IN_PROGRESS", models.Stack.deleted_at.is_(None)).all()
         for stack in stacks:
             resources = session.query(models.Resource).filter(
-                models.Resource.stack_id == stack.id,
-                models.Resource.status == "IN_PROGRESS").all()
-            mine = tuple(sorted(r.name for r in resources if r.engine_id in engines))
+                models.Resource.stack_id == stack.id).all()
+            busy = [r for r in resources if r.status == "IN_PROGRESS"]
+            mine = tuple(sorted(r.name for r in busy if r.engine_id in engines))
             entry = HeldStack(stack.id, stack.name, f"{stack.action}_{stack.status}", mine)
             if mine:
                 held.append(entry)
-                continue
-            if any(r.engine_id for r in resources):
-                continue   # a live engine holds part of it: it moves on
-            if stalled_after is not None:
-                changes = [t for row in [stack, *session.query(models.Resource).filter(
-                    models.Resource.stack_id == stack.id).all()]
-                    for t in (row.created_at, row.updated_at) if t is not None]
-                if changes and (now - max(changes)).total_seconds() >= stalled_after:
-                    stalled.append(entry)
-                    continue
-            unheld.append(entry)
+            elif any(r.engine_id for r in busy):
+                pass   # a live engine holds part of it: it moves on
+            elif stalled_after is not None and \
+                    _quiet_for(now, [stack, *resources]) >= stalled_after:
+                stalled.append(entry)
+            else:
+                unheld.append(entry)
     return Findings(host=host, engines=engines, service_ids=tuple(str(s.id) for s in rows),
                     held=tuple(held), stalled=tuple(stalled), unheld=tuple(unheld))
+
+
+def _quiet_for(now: Any, rows: Sequence[Any]) -> float:
+    """Seconds since any of ``rows`` (a stack and its resources) last changed."""
+    changes = [t for row in rows for t in (row.created_at, row.updated_at) if t is not None]
+    return (now - max(changes)).total_seconds() if changes else 0.0
 
 
 def forget(ctxt: Any, findings: Findings) -> None:

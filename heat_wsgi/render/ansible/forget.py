@@ -7,8 +7,8 @@
    engines is not requeued yet);
 2. on the proxy host, puts C's servers in every backend into maintenance
    (``community.general.haproxy`` ``state: disabled``), so that C, should it
-   come back half-configured, takes no request until ``site.yml`` or
-   ``rolling-restart.yml`` enables it again;
+   come back half-configured, takes no request until ``rolling-restart.yml``
+   enables its servers (or HAProxy reloads with a changed config);
 3. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
    (:mod:`heat_wsgi.forget_host`): the stacks C's heat-engines held become
    FAILED instead of staying in progress for good, and so do stacks that no
