@@ -26,6 +26,16 @@ seconds: then the RPC cast that would have moved it on was lost with the
 machine (oslo.messaging acknowledges a delivery when it reads it, so an
 engine that dies holding one unprocessed loses it), and it is reset too.
 
+A machine that lost power also leaves its database sessions behind: it sent
+no FIN, so MariaDB keeps each one, with the row locks of its open
+transaction, until TCP gives up on it. An idle session goes within the
+rendered keepalive (``database.dead_client_within``); one the server was
+still sending to retransmits for about 15 minutes. Given the lost machine's
+``addresses``, this finds the sessions Heat's database account has open from
+them (an account sees and may kill its own sessions without extra grants)
+and, with ``apply``, kills them first, so the resets below and the live
+engines get those rows.
+
 Run it on a machine with the deployment's heat.conf (any engine host)::
 
     heat-wsgi forget-host C --config-file /etc/heat/heat.conf           # report
@@ -71,6 +81,7 @@ class Findings:
     held: tuple[HeldStack, ...]
     stalled: tuple[HeldStack, ...]  # no holder, and no change for stalled_after
     unheld: tuple[HeldStack, ...]   # no holder, changed more recently (left alone)
+    sessions: tuple[int, ...] = ()  # database sessions still open from the host's addresses
 
 
 def _setup(config_files: Sequence[str]) -> Any:
@@ -85,9 +96,11 @@ def _setup(config_files: Sequence[str]) -> Any:
     return context.get_admin_context()
 
 
-def find(ctxt: Any, host: str, stalled_after: float | None = None) -> Findings:
-    """What the engines registered from ``host`` hold. Raises :class:`HostStillAlive`
-    if any of them answers Heat's liveness probe."""
+def find(ctxt: Any, host: str, stalled_after: float | None = None,
+         addresses: Sequence[str] = ()) -> Findings:
+    """What the engines registered from ``host`` hold, and the database sessions open
+    from ``addresses``. Raises :class:`HostStillAlive` if any of those engines answers
+    Heat's liveness probe."""
     from oslo_utils import timeutils
 
     from heat.db import api as db_api
@@ -125,7 +138,24 @@ def find(ctxt: Any, host: str, stalled_after: float | None = None) -> Findings:
             else:
                 unheld.append(entry)
     return Findings(host=host, engines=engines, service_ids=tuple(str(s.id) for s in rows),
-                    held=tuple(held), stalled=tuple(stalled), unheld=tuple(unheld))
+                    held=tuple(held), stalled=tuple(stalled), unheld=tuple(unheld),
+                    sessions=_sessions_from(ctxt, addresses))
+
+
+def _sessions_from(ctxt: Any, addresses: Sequence[str]) -> tuple[int, ...]:
+    """Ids of the database sessions (of Heat's own account) open from ``addresses``."""
+    if not addresses:
+        return ()
+    from sqlalchemy import text
+
+    from heat.db import api as db_api
+    with db_api.context_manager.reader.using(ctxt) as session:
+        if session.bind.dialect.name != "mysql":
+            return ()
+        rows = session.execute(text("SELECT ID, HOST FROM information_schema.PROCESSLIST"))
+        # HOST is "address:port" (a name instead without skip-name-resolve).
+        return tuple(sorted(int(ident) for ident, peer in rows
+                            if peer and peer.rsplit(":", 1)[0] in addresses))
 
 
 def _quiet_for(now: Any, rows: Sequence[Any]) -> float:
@@ -135,10 +165,22 @@ def _quiet_for(now: Any, rows: Sequence[Any]) -> float:
 
 
 def forget(ctxt: Any, findings: Findings) -> None:
-    """Reset every held stack to FAILED and delete the host's service rows."""
+    """Kill the host's database sessions, reset every held stack to FAILED and delete
+    the host's service rows."""
+    from sqlalchemy import text
+
     from heat.db import api as db_api
     from heat.objects import service as service_objects
 
+    if findings.sessions:
+        # First: their transactions' row locks would block the resets.
+        with db_api.context_manager.writer.using(ctxt) as session:
+            for ident in findings.sessions:
+                try:
+                    session.execute(text(f"KILL CONNECTION {int(ident)}"))
+                except Exception as exc:   # gone by itself meanwhile: fine
+                    if "Unknown thread id" not in str(exc):
+                        raise
     for stack in findings.held + findings.stalled:
         db_api.reset_stack_status(ctxt, stack.stack_id)
     for service_id in findings.service_ids:
@@ -160,22 +202,25 @@ def report_lines(findings: Findings, applied: bool) -> list[str]:
         lines.append(f"not held by any engine (left alone): stack {stack.stack_id} "
                      f"({stack.name}) {stack.state}")
     verb = "reset to FAILED" if applied else "would reset (run with --apply)"
-    changed = applied and bool(findings.held or findings.stalled or findings.service_ids)
+    changed = applied and bool(findings.held or findings.stalled or findings.service_ids
+                               or findings.sessions)
     # The last words tell a deployment tool whether anything changed.
     lines.append(f"host {findings.host!r}: {len(findings.engines)} dead heat-engine(s), "
                  f"{len(findings.held) + len(findings.stalled)} stack(s) {verb} "
                  f"({len(findings.stalled)} of them stalled), {len(findings.unheld)} in "
                  "progress without a holder"
+                 + (f", {len(findings.sessions)} database session(s) "
+                    + ("killed" if applied else "open") if findings.sessions else "")
                  + (f", {len(findings.service_ids)} service row(s) deleted" if applied else "")
                  + ("; changed" if changed else "; nothing changed"))
     return lines
 
 
 def run(host: str, config_files: Sequence[str], apply: bool,
-        stalled_after: float | None = None) -> list[str]:
+        stalled_after: float | None = None, addresses: Sequence[str] = ()) -> list[str]:
     """Find (and with ``apply``, forget) what ``host``'s engines held; the report's lines."""
     ctxt = _setup(config_files)
-    findings = find(ctxt, host, stalled_after)
+    findings = find(ctxt, host, stalled_after, addresses)
     if apply:
         forget(ctxt, findings)
     return report_lines(findings, apply)

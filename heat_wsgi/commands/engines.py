@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ def register(subparsers: Any) -> None:
                         help="also count as lost a stack in progress that no engine holds and "
                              "that has not changed for SECONDS (its RPC cast was lost with "
                              "HOST); without it such stacks are only listed")
+    forget.add_argument("--address", action="append", default=[], metavar="ADDRESS",
+                        help="the lost machine's IP address (repeatable): its database "
+                             "sessions, which keep their row locks after a power loss, are "
+                             "listed and with --apply killed")
     forget.set_defaults(func=forget_host)
 
 
@@ -39,12 +44,19 @@ def forget_host(args: argparse.Namespace) -> int:
     if args.stalled_after is not None and not args.stalled_after > 0:
         raise ForgetHostError(f"--stalled-after: must be a number of seconds above 0 "
                               f"(got {args.stalled_after:g})")
+    for address in args.address:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ForgetHostError(f"--address: must be an IP address, as the database "
+                                  f"reports its clients (got {address!r})") from None
     for path in args.config_file:
         if not Path(path).is_file():
             raise ForgetHostError(f"--config-file {path}: no such file")
     from heat_wsgi import forget_host as lost
     try:
-        lines = lost.run(args.host, args.config_file, args.apply, args.stalled_after)
+        lines = lost.run(args.host, args.config_file, args.apply, args.stalled_after,
+                         args.address)
     except HeatWsgiError:
         raise
     except Exception as exc:   # a database or broker error: say what, not a traceback

@@ -14,7 +14,8 @@
    FAILED instead of staying in progress for good, and so do stacks that no
    engine holds and that have not changed for
    ``heat_wsgi_forget_stalled_after`` seconds (default 300: their RPC cast
-   was lost with C); C's service rows go.
+   was lost with C); C's service rows go, and before all that the database
+   sessions still open from C's address are killed.
 
 Unreachable C is never contacted.
 """
@@ -89,7 +90,9 @@ def forget_host_playbook() -> list[dict[str, Any]]:
                  "--config-file", Jinja("{{ heat_wsgi_heat_conf }}"), "--apply",
                  # A stack no engine holds that has not changed for this long
                  # lost its RPC cast with the host (heat_wsgi.forget_host).
-                 Jinja("--stalled-after={{ heat_wsgi_forget_stalled_after | default(300) }}")]},
+                 Jinja("--stalled-after={{ heat_wsgi_forget_stalled_after | default(300) }}"),
+                 # Its database sessions, and their row locks, go first.
+                 Jinja(f"--address={{{{ hostvars[{_LOST}].ansible_host }}}}")]},
              "register": "heat_wsgi_forgotten", "run_once": True,
              # The report's last words say whether anything changed.
              "changed_when": Jinja("heat_wsgi_forgotten.stdout is search('; changed$')")},
