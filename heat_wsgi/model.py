@@ -234,9 +234,16 @@ class Database:
         "[database] max_pool_size per process (oslo.db default 5)."))
     max_overflow: int | None = field(default=None, metadata=doc(
         "[database] max_overflow per process (oslo.db default 50)."))
+    dead_client_within: int | None = field(default=None, metadata=doc(
+        "Seconds within which MariaDB drops the session of a client machine that "
+        "went silent (lost power), rendered as TCP keepalive settings "
+        "(tcp_keepalive_time, _interval, _probes). Such a session keeps the row "
+        "locks of its open transaction, and the engines that wait on them, until "
+        "the kernel's 2 h keepalive or MariaDB's 8 h wait_timeout; at least 8."))
 
     def __post_init__(self) -> None:
         _check_fields(self, "database")
+        _check_min("database", "dead_client_within", self.dead_client_within, 8)
         _check_min("database", "max_connections", self.max_connections, 1)
         _check_min("database", "pool_size", self.pool_size, 1)
         _check_min("database", "max_overflow", self.max_overflow, 0)

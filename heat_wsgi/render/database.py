@@ -4,7 +4,8 @@ The account comes from ``database.url`` (``mysql+pymysql://USER:PASSWORD@HOST:PO
 
 * ``99-heat_wsgi.cnf`` in MariaDB's ``mariadb.conf.d``: the bind address (the
   database host's address, plus loopback when the host also runs Heat with a
-  loopback URL) and ``max_connections`` from the model;
+  loopback URL), ``max_connections`` from the model, and TCP keepalive
+  settings from ``database.dead_client_within``;
 * ``<config_dir>/bootstrap/heat-database.sql`` (0600): ``CREATE DATABASE IF
   NOT EXISTS``, ``CREATE USER IF NOT EXISTS``, ``ALTER USER`` (so a changed
   password is applied) and ``GRANT``: running it again changes nothing;
@@ -28,8 +29,8 @@ from heat_wsgi.render.common import header
 from heat_wsgi.derive.layout import MARIADB_DROPIN, database_client_conf_path, database_sql_path
 from heat_wsgi.render.hostdirs import BackendFiles, backend_host, listen_addresses
 
-__all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "MARIADB_DROPIN",
-           "DEFAULT_PORT"]
+__all__ = ["DatabaseAccount", "DatabaseFiles", "database_account", "database_files", "keepalive",
+           "MARIADB_DROPIN", "DEFAULT_PORT"]
 
 
 
@@ -44,6 +45,14 @@ class DatabaseFiles(BackendFiles):
     client_conf: str
 
 
+def keepalive(within: int) -> tuple[int, int, int]:
+    """MariaDB's tcp_keepalive_time, _interval and _probes that drop a silent client
+    exactly ``within`` seconds (at least 8) after its last packet: three probes a
+    sixth of it apart end it, the first one sent after the other half."""
+    interval = max(1, within // 6)
+    return within - 3 * interval, interval, 3
+
+
 def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
     """The database host's files, or None when heat_wsgi does not set the database up."""
     db = topology.database
@@ -55,9 +64,19 @@ def database_files(topology: Topology, index: Index) -> DatabaseFiles | None:
         return None
     binds = listen_addresses(index, host, url_hosts(db.url))
     server = header("#", topology, f"MariaDB settings for Heat's database on {host.name!r}")
-    server += ["[mysqld]", f"bind-address = {o(','.join(binds))}", f"port = {account.port}"]
+    server += ["[mysqld]", f"bind-address = {o(','.join(binds))}", f"port = {account.port}",
+               # The account is granted to '%': a reverse lookup of each
+               # connecting engine buys nothing, and a slow resolver would
+               # stall every new connection.
+               "skip-name-resolve"]
     if db.max_connections is not None:
         server.append(f"max_connections = {db.max_connections}")
+    if db.dead_client_within is not None:
+        time, interval, probes = keepalive(db.dead_client_within)
+        # A powered-off client sends no FIN: without probes its session, and
+        # the row locks of its open transaction, outlive it by hours.
+        server += [f"tcp_keepalive_time = {time}", f"tcp_keepalive_interval = {interval}",
+                   f"tcp_keepalive_probes = {probes}"]
     user = sql_string(account.user)
     password = sql_string(account.password)
     # In GRANT, '_' and '%' in a database name are wildcards: escape them.

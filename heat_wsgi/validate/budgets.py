@@ -47,6 +47,7 @@ LIMITS: dict[str, int] = {
     "max_connections": 1_000_000,
     "pool_size": 100_000,
     "max_overflow": 100_000,
+    "dead_client_within": 86_400,   # seconds, not a count: beyond a day it means nothing
     "fall": 1000, "rise": 1000, "retries": 1000,
     "maxconn": 10_000_000,
 }
@@ -68,7 +69,7 @@ def rule_limits(ctx: RuleContext) -> None:
         _over(ctx, f"engines[{group.host}].processes", "processes", group.processes)
         _over(ctx, f"engines[{group.host}].workers", "workers", group.workers)
     if t.database is not None:
-        for name in ("max_connections", "pool_size", "max_overflow"):
+        for name in ("max_connections", "pool_size", "max_overflow", "dead_client_within"):
             _over(ctx, f"database.{name}", name, getattr(t.database, name))
     proxy = t.proxy
     if proxy is not None:
