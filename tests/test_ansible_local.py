@@ -11,7 +11,9 @@ which is what the lab tests do on real machines instead.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -164,3 +166,50 @@ def test_without_unsafe_the_same_inventory_would_be_templated(tmp_path: Path) ->
     assert (root / "xy" / "etc" / "heat").is_dir()
     assert f"{root}/xy/systemd/heat-engine-1.service" in output
     assert not (root / HOSTILE_PATH / "etc").exists()
+
+
+def test_the_install_part_installs_the_virtualenv_once(tmp_path: Path) -> None:
+    """site.yml's optional install part (tag install) for host B of the shipped
+    sample, as doc/ansible.rst tells a user to run it: heat_wsgi from a wheel of
+    this checkout, pinned by version. (Without the heat extra: openstack-heat's
+    100-odd packages would only test pip.)"""
+    from importlib.metadata import version
+
+    from conftest import REPO, VENV
+    from heat_wsgi.loader import load_topology
+    wheels = tmp_path / "wheels"
+    subprocess.run([str(VENV / "bin" / "pip"), "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(wheels), str(REPO)], check=True, capture_output=True, timeout=300)
+    ansible_dir = render_tree(load_topology(REPO / "etc" / "heat" / "topology.sample.yaml"),
+                              tmp_path / "out")
+    venv = tmp_path / "venv"
+    extra = tmp_path / "install.json"
+    extra.write_text(json.dumps({
+        "heat_wsgi_install": True, "heat_wsgi_venv": str(venv),
+        "heat_wsgi_pip_packages": [f"heat_wsgi=={version('heat_wsgi')}"],
+        "heat_wsgi_pip_extra_args": f"--find-links {wheels}",
+        # Debian's apt module needs the system Python's python3-apt.
+        "ansible_python_interpreter": "/usr/bin/python3"}))
+
+    def install() -> str:
+        result = run_tool("ansible-playbook", ["-c", "local", "--limit", "B", "--tags", "install",
+                                               "-e", f"@{extra}", "site.yml"], ansible_dir,
+                          timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def changed(output: str) -> int:
+        match = re.search(r"\nB\s+:\s+ok=\d+\s+changed=(\d+)", output)
+        assert match, output
+        return int(match.group(1))
+
+    first = install()
+    assert "Install the OS packages" in first and "Install the Heat virtualenv" in first
+    assert changed(first) >= 1, first
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c",
+                            "import heat_wsgi, importlib.metadata as m; "
+                            "print(m.version('heat_wsgi'), heat_wsgi.__file__)"],
+                           capture_output=True, text=True, timeout=60, check=True,
+                           cwd=tmp_path).stdout   # (not the checkout's heat_wsgi/)
+    assert probe.startswith(version("heat_wsgi")) and str(venv) in probe, probe
+    assert changed(install()) == 0

@@ -221,7 +221,11 @@ def build_inventory(topology: Topology, index: Index,
         "heat_wsgi_restart": True,
         # true: also install the OS packages and the virtualenv (tag: install).
         "heat_wsgi_install": False,
+        # What pip installs into paths.venv, and how: e.g. a pinned
+        # "heat_wsgi[heat]==0.1.0" with "-c <OpenStack's upper-constraints>",
+        # or "--find-links DIR" for wheels built from a checkout.
         "heat_wsgi_pip_packages": ["heat_wsgi[heat]"],
+        "heat_wsgi_pip_extra_args": "",
         "heat_wsgi_cloudwatch": any(i.service == "cloudwatch" for i in topology.api_instances),
     }
     if topology.proxy is not None:

@@ -116,7 +116,8 @@ def _prepare_play() -> dict[str, Any]:
             {"name": "Install the Heat virtualenv (only with heat_wsgi_install=true)",
              "ansible.builtin.pip": {"name": Jinja("{{ heat_wsgi_pip_packages }}"),
                                      "virtualenv": Jinja("{{ heat_wsgi_venv }}"),
-                                     "virtualenv_command": "python3 -m venv"},
+                                     "virtualenv_command": "python3 -m venv",
+                                     "extra_args": Jinja("{{ heat_wsgi_pip_extra_args }}")},
              "when": [install, Jinja("heat_wsgi_venv is defined")], "tags": ["install"]},
             # One module run: the directories (owner and mode included), then
             # which files differ.
