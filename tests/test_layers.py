@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("heat_wsgi.local",),
     # what carries plans out, and the WSGI entrypoints
     ("heat_wsgi.cluster", "heat_wsgi.rolling", "heat_wsgi.demo", "heat_wsgi.lab",
-     "heat_wsgi.api", "heat_wsgi.cfn", "heat_wsgi.cloudwatch"),
+     "heat_wsgi.uwsgi_stop", "heat_wsgi.api", "heat_wsgi.cfn", "heat_wsgi.cloudwatch"),
     ("heat_wsgi.commands", "heat_wsgi.cli"),
     ("heat_wsgi",),   # the facade, heat_wsgi/__init__.py
 )

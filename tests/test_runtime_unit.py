@@ -81,3 +81,16 @@ def test_stop_nudges_a_worker_that_missed_its_sighup(tmp_path: Path, nudge: floa
         assert not done.exists() and time.monotonic() - started >= 3.0
     else:
         assert done.read_text() == "graceful" and time.monotonic() - started < 3.0
+
+
+@pytest.mark.parametrize("argv, code, said", [
+    ([], 0, ""), ([""], 0, ""),                       # $MAINPID empty: the master is gone
+    (["12x"], 2, "the master's pid must be a number (got '12x')"),
+    (["1"], 2, "refusing pid 1"),
+    (["5", "6"], 2, "expected one argument"),
+])
+def test_uwsgi_stop_arguments(argv: list[str], code: int, said: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    from heat_wsgi import uwsgi_stop
+    assert uwsgi_stop.main(argv) == code
+    assert said in capsys.readouterr().err

@@ -20,7 +20,8 @@ def _runtime_dir(host: Host) -> list[str]:
 
 
 def _unit(topology: Topology, description: str, host: Host, command: list[str],
-          what: str, stop_timeout: int, extra_groups: tuple[str, ...] = ()) -> str:
+          what: str, stop_timeout: int, extra_groups: tuple[str, ...] = (),
+          stop_command: list[str] | None = None) -> str:
     lines = header("#", topology, what)
     lines += [
         "[Unit]",
@@ -35,6 +36,9 @@ def _unit(topology: Topology, description: str, host: Host, command: list[str],
         *[f"SupplementaryGroups={v(group)}" for group in extra_groups],
         *_runtime_dir(host),
         "ExecStart=" + " ".join(arg(part) for part in command),
+        # $MAINPID is systemd's to expand: written as is, after the quoted words.
+        *(["ExecStop=" + " ".join(arg(part) for part in stop_command) + " $MAINPID"]
+          if stop_command else []),
         "KillSignal=SIGTERM",
         f"TimeoutStopSec={stop_timeout}",
         "Restart=on-failure",
@@ -51,8 +55,11 @@ def render_uwsgi_unit(topology: Topology, instance: ApiInstance, host: Host,
     # worker-reload-mercy is 80 s: give the graceful stop that long and more.
     # A non-root uwsgi may only give its socket to a group it belongs to.
     groups = (host.web_group,) if layout.socket is not None else ()
+    # The stop re-sends a worker the SIGHUP uwsgi 2.0.31 can miss (heat_wsgi.uwsgi_stop).
+    stop = [f"{host.paths.bin_dir}/python3", "-m", "heat_wsgi.uwsgi_stop"]
     return _unit(topology, f"Heat {instance.info.program} instance {instance.name} (uwsgi)",
-                 host, command, f"systemd unit for instance {instance.name!r}", 90, groups)
+                 host, command, f"systemd unit for instance {instance.name!r}", 90, groups,
+                 stop_command=stop)
 
 
 def render_engine_unit(topology: Topology, group: EngineGroup, host: Host, number: int) -> str:
