@@ -252,6 +252,18 @@ def heartbeat_closes(deployment: Deployment, address: str) -> list[float]:
     return found
 
 
+def database_sessions(deployment: Deployment, address: str) -> int:
+    """How many MariaDB sessions on the database host come from ``address``."""
+    db = deployment.topology.database
+    assert db is not None and db.host is not None
+    # As root over the socket (Debian's unix_socket account); the drop-in's
+    # skip-name-resolve makes HOST the client's address and port.
+    query = ("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+             f"WHERE HOST LIKE '{address}:%'")
+    out = deployment.lab.ssh(db.host, f'mariadb -N -B -e "{query}"', timeout=60).stdout
+    return int(out.strip())
+
+
 def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
         deployment: Deployment, tmp_path: Path) -> None:
     # The window a request may fail in after c vanishes, as doc/ansible.rst
@@ -267,31 +279,45 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     down_within = duration_seconds(proxy.health_check.down_within or "")
     assert down_within is not None
     window = max(down_within, 3.0 * heartbeat)
+    database = deployment.topology.database
+    assert database is not None and database.dead_client_within is not None
     c_address = deployment.lab.machine("C").address
     assert c_address in broker_peers(deployment)
+    sessions_before = database_sessions(deployment, c_address)
+    assert sessions_before > 0
     with load(deployment, tmp_path, readers=3, creators=1, settle=120) as clock:
         started = clock()
         deployment.lab.power_off("C", abrupt=True)
         ended, lost_at = clock(), time.time()
-        # When RabbitMQ let go of c, measured (rabbitmqctl takes a second or two itself).
+        # When RabbitMQ let go of c, measured (rabbitmqctl takes a second or
+        # two itself), and how many of c's sessions MariaDB still had then:
+        # its keepalive drops the idle ones; one it was still sending to
+        # retransmits for minutes, and forget-host kills it.
         dropped = None
         while clock() < ended + window + 10:
             if c_address not in broker_peers(deployment):
                 dropped = clock()
                 break
-        time.sleep(max(0.0, ended + window + 15 - clock()))   # reads well past the window
+        sessions_kept = database_sessions(deployment, c_address)
+        kept_at = clock() - ended
         # c is lost for good: the operator's step (doc/ansible.rst), while
-        # the clients still run. The stacks c's engines held become FAILED.
-        # (Not --stalled-after 20: in one run its reset waited out MariaDB's
-        # lock wait timeout on a "stalled" stack's row, so a live engine was
-        # still at it. The playbook's 300 s default resets none here.)
+        # the clients still run, as soon as the broker has let go of c (the
+        # playbook checks that first). Then the sessions of c's that MariaDB
+        # still retransmits to are killed before the live engines waiting on
+        # their row locks give up (innodb_lock_wait_timeout, 50 s), and the
+        # stacks c's engines held become FAILED. (Not --stalled-after 20: in
+        # one run its reset waited out the lock wait timeout on a "stalled"
+        # stack's row, which one of c's sessions still locked. The
+        # playbook's 300 s default resets none here.)
         forgotten = deployment.playbook("forget-host.yml", "-e", "heat_wsgi_forget_host=C",
                                         label="forget-host.yml C")
+        forgotten_at = clock() - ended
+        time.sleep(max(0.0, ended + window + 15 - clock()))   # reads well past the window
     run = LoadRun(read_summary(tmp_path), started, ended)
     deployment.require(forgotten, "forget-host.yml")
     report = re.findall(r"host 'C': [^\n\"]*", forgotten.stdout)
-    print(f"  forget-host: {report[-1] if report else forgotten.stdout[-2000:]}",
-          file=sys.stderr)
+    print(f"  forget-host, done {forgotten_at:.1f}s after the loss: "
+          f"{report[-1] if report else forgotten.stdout[-2000:]}", file=sys.stderr)
     print(run.line("losing machine C"), file=sys.stderr)
     failures = run.summary["failures"]
     failed = [f for f in failures if f["what"] in ("read", "create")]
@@ -304,6 +330,11 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
           f"{min(closes, default=0):.1f}-{max(closes, default=0):.1f}s after the loss (its log); "
           + (f"rabbitmqctl saw none left {dropped - ended:.1f}s after it" if dropped is not None
              else "rabbitmqctl still listed some 90 s after it"), file=sys.stderr)
+    killed = re.findall(r"changed: \[\w+\] => \(item=\d+\)", forgotten.stdout)
+    print(f"  MariaDB: {sessions_before} sessions from C before the loss, {sessions_kept} "
+          f"left {kept_at:.1f}s after it (dead_client_within {database.dead_client_within}s), "
+          f"{len(killed)} killed by forget-host.yml, "
+          f"{database_sessions(deployment, c_address)} left after it", file=sys.stderr)
     print(f"  failed: {sum(1 for f in failed if f['what'] == 'read')} reads, "
           f"{sum(1 for f in failed if f['what'] == 'create')} creates, sent {span} from the "
           f"loss; allowed window {window:g}s (down_within {down_within:g}s, 3 x heartbeat "
@@ -315,6 +346,8 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
     assert max(closes) <= window + 2, \
         f"RabbitMQ kept c's connections {max(closes):.1f}s (heartbeat {heartbeat}s)"
     assert not late, late[:10]
+    # A dead machine's sessions would keep their row locks for hours.
+    assert database_sessions(deployment, c_address) == 0
     # Every stack the API accepted ends in a state Heat reports, done or
     # failed, except one whose RPC cast C's engine had read and lost, and
     # which forget-host therefore found in progress with no holder: it is

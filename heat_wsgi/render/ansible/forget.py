@@ -5,17 +5,19 @@
 1. on the broker host, checks that RabbitMQ no longer holds a connection
    from C (until its AMQP heartbeat expires, what the broker had handed C's
    engines is not requeued yet);
-2. on the proxy host, puts C's servers in every backend into maintenance
+2. on the database host, kills MariaDB's sessions still open from C's
+   address (a powered-off client's sessions keep their row locks);
+3. on the proxy host, puts C's servers in every backend into maintenance
    (``community.general.haproxy`` ``state: disabled``), so that C, should it
    come back half-configured, takes no request until ``rolling-restart.yml``
    enables its servers (or HAProxy reloads with a changed config);
-3. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
+4. on one surviving engine host, runs ``heat-wsgi forget-host C --apply``
    (:mod:`heat_wsgi.forget_host`): the stacks C's heat-engines held become
    FAILED instead of staying in progress for good, and so do stacks that no
    engine holds and that have not changed for
    ``heat_wsgi_forget_stalled_after`` seconds (default 300: their RPC cast
-   was lost with C); C's service rows go, and before all that the database
-   sessions still open from C's address are killed.
+   was lost with C); C's service rows go, and before all that any database
+   session still open from C's address is killed (with Heat's account).
 
 Unreachable C is never contacted.
 """
@@ -32,7 +34,7 @@ _LOST = "heat_wsgi_forget_host"
 
 
 def forget_host_playbook() -> list[dict[str, Any]]:
-    """The four plays of forget-host.yml: the host, the broker, HAProxy, Heat's records."""
+    """The plays of forget-host.yml: the host, the broker, the database, HAProxy, Heat's records."""
     lost = Jinja(f"{{{{ {_LOST} }}}}")
     return [
         {"name": "Check which host to forget",
@@ -65,6 +67,33 @@ def forget_host_playbook() -> list[dict[str, Any]]:
                       f"RabbitMQ still holds connections from {{{{ {_LOST} }}}}: wait until "
                       "its AMQP heartbeat expires, then run again"),
                   "quiet": True}}]},
+        {"name": "End the lost host's database sessions",
+         "hosts": "database", "gather_facts": False,
+         # (only what an address is made of reaches the SQL)
+         "vars": {"heat_wsgi_lost_address": Jinja(
+             f"{{{{ hostvars[{_LOST}].ansible_host | regex_replace('[^0-9A-Za-z.:-]', '') }}}}")},
+         "tasks": [
+             # As root over MariaDB's socket, and before anything else: a
+             # live engine that waits on a row one of them locked gives up
+             # after innodb_lock_wait_timeout (50 s) and leaves its stack
+             # unfinished. (forget-host --address below kills any left, with
+             # Heat's own account, where heat_wsgi does not run the database.)
+             {"name": "Find the sessions still open from the lost host",
+              "ansible.builtin.command": {"argv": [
+                  "mariadb", "--batch", "--skip-column-names", "--execute",
+                  Jinja("SELECT ID FROM information_schema.PROCESSLIST "
+                        "WHERE HOST LIKE '{{ heat_wsgi_lost_address }}:%'")]},
+              "register": "heat_wsgi_lost_sessions", "changed_when": False,
+              "check_mode": False},
+             {"name": "Kill them",
+              "ansible.builtin.command": {"argv": ["mariadb", "--batch", "--execute",
+                                                   Jinja("KILL CONNECTION {{ item | int }}")]},
+              "loop": Jinja("{{ heat_wsgi_lost_sessions.stdout_lines }}"),
+              "register": "heat_wsgi_killed",
+              # Gone by itself in between: nothing to do.
+              "changed_when": Jinja("heat_wsgi_killed.rc == 0"),
+              "failed_when": Jinja("heat_wsgi_killed.rc != 0 and 'Unknown thread id' "
+                                   "not in heat_wsgi_killed.stderr")}]},
         {"name": "Take the lost host's servers out of HAProxy",
          "hosts": "proxy",
          "gather_facts": False,
