@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from heat_wsgi.errors import HeatWsgiError
 from heat_wsgi.local.keystone import KeystoneAccounts
 from heat_wsgi.runtime import keystone
 
@@ -87,8 +88,11 @@ ALARM = {"Namespace": "HeatWsgi/Demo", "MetricName": "Load", "Statistic": "Maxim
          "ComparisonOperator": "GreaterThanThreshold"}
 
 
-class WaitTimeout(TimeoutError):
-    """What :func:`wait_until` waited for did not come; ``last`` is the probe's last answer."""
+class WaitTimeout(HeatWsgiError, TimeoutError):
+    """What :func:`wait_until` waited for did not come; ``last`` is the probe's last answer.
+
+    A :class:`~heat_wsgi.errors.HeatWsgiError`, so that ``heat-wsgi up --demo``
+    reports it in one line rather than a traceback."""
 
     def __init__(self, what: str, timeout: float, last: object) -> None:
         super().__init__(f"{what}: not within {timeout:g}s")
@@ -128,7 +132,7 @@ class ScalingGroup:
         metadata = self.heat.resources.metadata(self.stack_id, "group") or {}
         return not metadata.get("scaling_in_progress", False)
 
-    def wait_size(self, wanted: int, timeout: float = 120.0) -> int:
+    def wait_size(self, wanted: int, timeout: float = 300.0) -> int:
         wait_until(lambda: self.size() == wanted and self.settled(), timeout,
                    f"the group at size {wanted}, settled")
         return self.size()
@@ -179,7 +183,7 @@ def scaling_group(accounts: KeystoneAccounts, *, api: str, cloudwatch: str, data
 
 
 def autoscaling_demo(group: ScalingGroup, alarm: str = "heat-wsgi-demo-load",
-                     load: float = 95.0, timeout: float = 120.0) -> dict[str, object]:
+                     load: float = 95.0, timeout: float = 300.0) -> dict[str, object]:
     """Metric data above the alarm's threshold grows the group by one.
 
     The alarm (re)made on the policy's alarm URL starts from OK; the load

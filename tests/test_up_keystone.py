@@ -31,7 +31,9 @@ pytestmark = pytest.mark.real
 
 @pytest.fixture(scope="module")
 def up(state_dir: Path) -> Iterator[tuple[Record, str]]:
-    with cluster_up(state_dir, "--keystone", "--demo") as running:
+    # (Keystone's start took 68 s and the demo group's growth over 120 s in one
+    # CI run on the loaded box: the demo now waits up to 300 s.)
+    with cluster_up(state_dir, "--keystone", "--demo", timeout=900) as running:
         yield running
 
 
