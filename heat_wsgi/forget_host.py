@@ -137,25 +137,21 @@ def find(ctxt: Any, host: str, stalled_after: float | None = None,
                 stalled.append(entry)
             else:
                 unheld.append(entry)
+        sessions = _sessions_from(session, addresses)
     return Findings(host=host, engines=engines, service_ids=tuple(str(s.id) for s in rows),
                     held=tuple(held), stalled=tuple(stalled), unheld=tuple(unheld),
-                    sessions=_sessions_from(ctxt, addresses))
+                    sessions=sessions)
 
 
-def _sessions_from(ctxt: Any, addresses: Sequence[str]) -> tuple[int, ...]:
+def _sessions_from(session: Any, addresses: Sequence[str]) -> tuple[int, ...]:
     """Ids of the database sessions (of Heat's own account) open from ``addresses``."""
-    if not addresses:
+    if not addresses or session.bind.dialect.name != "mysql":
         return ()
     from sqlalchemy import text
-
-    from heat.db import api as db_api
-    with db_api.context_manager.reader.using(ctxt) as session:
-        if session.bind.dialect.name != "mysql":
-            return ()
-        rows = session.execute(text("SELECT ID, HOST FROM information_schema.PROCESSLIST"))
-        # HOST is "address:port" (a name instead without skip-name-resolve).
-        return tuple(sorted(int(ident) for ident, peer in rows
-                            if peer and peer.rsplit(":", 1)[0] in addresses))
+    rows = session.execute(text("SELECT ID, HOST FROM information_schema.PROCESSLIST"))
+    # HOST is "address:port" (a name instead without skip-name-resolve).
+    return tuple(sorted(int(ident) for ident, peer in rows
+                        if peer and peer.rsplit(":", 1)[0] in addresses))
 
 
 def _quiet_for(now: Any, rows: Sequence[Any]) -> float:

@@ -23,9 +23,8 @@ from collections.abc import Sequence
 
 from heat_wsgi.runtime import process
 
-__all__ = ["main", "NUDGE_AFTER", "STOP_TIMEOUT"]
+__all__ = ["main", "STOP_TIMEOUT"]
 
-NUDGE_AFTER = 5.0    # a graceful stop of a drained instance takes about a second
 STOP_TIMEOUT = 80.0  # the rendered worker-reload-mercy; TimeoutStopSec (90) covers it
 
 
@@ -46,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pid <= 1:
         print(f"heat_wsgi.uwsgi_stop: refusing pid {pid}", file=sys.stderr)
         return 2
-    process.stop(pid, STOP_TIMEOUT, nudge_children_after=NUDGE_AFTER)
+    process.stop(pid, STOP_TIMEOUT, nudge_children_after=process.UWSGI_NUDGE_AFTER)
     return 0
 
 

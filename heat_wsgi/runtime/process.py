@@ -237,6 +237,12 @@ def _wait_gone(check: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+#: When a uwsgi master still runs this long after its SIGTERM, its workers get
+#: SIGHUP once more (the ``nudge_children_after`` of :func:`stop` that
+#: ``heat-wsgi down`` and the rendered units' ExecStop both use).
+UWSGI_NUDGE_AFTER = 5.0
+
+
 def stop(pid: int, timeout: float = 10.0, *, starttime: int | None = None,
          nudge_children_after: float | None = None) -> None:
     """Stop a process we started: TERM, then KILL after ``timeout``, then reap.

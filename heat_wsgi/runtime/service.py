@@ -74,7 +74,7 @@ class Service:
         """Stop every process of the service by its recorded pid, newest first."""
         # uwsgi's graceful stop can hang on a worker that missed its SIGHUP
         # (see process.stop); one more SIGHUP after 5 s ends it.
-        nudge = 5.0 if self.kind == "uwsgi" else None
+        nudge = process.UWSGI_NUDGE_AFTER if self.kind == "uwsgi" else None
         for proc in reversed(self.procs):
             process.stop_proc(proc, timeout, nudge_children_after=nudge)
 
