@@ -129,6 +129,24 @@ from ansiblelab import deployment, lab, rolling_restart  # noqa: E402,F401
 from labfixture import SESSION as _SESSION_LAB  # noqa: E402
 
 
+# The whole suite runs as two streams side by side (`pytest -n 2 --dist loadgroup`,
+# README's test command): the lab's booted machines in one, everything on this
+# box's loopback in the other. The lab's machines have their own network
+# namespaces and never meet the loopback tests' addresses, so the two cannot
+# collide; within a stream tests run one at a time, in file order, as they
+# would without xdist. Every test gets a group: an ungrouped test would be
+# spread over both workers and could run beside a loopback test that uses the
+# same addresses.
+LAB_MODULES = frozenset({"test_lab.py", "test_ansible_lab.py", "test_ansible_lab_operations.py"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        stream = "lab" if item.path.name in LAB_MODULES or "lab" in getattr(
+            item, "fixturenames", ()) else "loopback"
+        item.add_marker(pytest.mark.xdist_group(stream))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Find the last test that needs the session's lab (see labfixture.SessionLab)."""
     _SESSION_LAB.find_last_user(session.items)
