@@ -231,6 +231,7 @@ def up(topology_file: Path | None = None, state_dir: Path | None = None, *,
     for service in leftovers:  # e.g. epmd still up while beam died: stop the remains
         service.stop()
     record.drop({s.name for s in leftovers})
+    _stop_unrecorded(state_dir, record, progress)
     todo = [s for s in steps if s.name not in result.already]
     if not todo:
         progress(f"heat-wsgi: already up in {state_dir} ({len(result.already)} services)")
@@ -345,6 +346,19 @@ def proxy_servers(record: Record) -> list[haproxy.ServerStat]:
         return []
 
 
+#: A never-recorded service was still starting: it has nothing to drain.
+STRAY_STOP_TIMEOUT = 15.0
+
+
+def _stop_unrecorded(state_dir: Path, record: Record | None, progress: Progress) -> None:
+    """Stop what a killed ``up``/``restart`` spawned and never recorded: a starter
+    records a service once it is ready, so only its pidfile names one still starting."""
+    recorded = {pid for s in record.services for pid in s.pids} if record else set()
+    for proc in process.unrecorded_spawns(state_dir / "run", recorded):
+        process.stop_proc(proc, STRAY_STOP_TIMEOUT)
+        progress(f"  stopped {proc.name:<24} pid {proc.pid} (started, never recorded)")
+
+
 def down(state_dir: Path | None = None, *, purge: bool = False,
          progress: Progress = print) -> list[Service]:
     """Stop every recorded service by pid, newest first; ``purge`` deletes the state dir."""
@@ -361,6 +375,8 @@ def down(state_dir: Path | None = None, *, purge: bool = False,
                          + ",".join(str(p) for p in service.pids))
 
         stop_all(record.services, on_stop=report)
+    _stop_unrecorded(state_dir, record, progress)
+    if record is not None:
         record.services = []
         record.save()
     if purge and state_dir.exists():

@@ -129,22 +129,31 @@ from ansiblelab import deployment, lab, rolling_restart  # noqa: E402,F401
 from labfixture import SESSION as _SESSION_LAB  # noqa: E402
 
 
-# The whole suite runs as two streams side by side (`pytest -n 2 --dist loadgroup`,
-# README's test command): the lab's booted machines in one, everything on this
-# box's loopback in the other. The lab's machines have their own network
-# namespaces and never meet the loopback tests' addresses, so the two cannot
-# collide; within a stream tests run one at a time, in file order, as they
-# would without xdist. Every test gets a group: an ungrouped test would be
-# spread over both workers and could run beside a loopback test that uses the
-# same addresses.
+# The whole suite runs as two streams side by side (`pytest -n 2`, README's test
+# command): the lab's booted machines in one worker, every test on this box's
+# loopback in the other. The lab's machines have network namespaces of their own
+# and never meet the loopback tests' addresses, so the streams cannot collide;
+# within a stream tests run one at a time, in file order, as without xdist.
+# (xdist's own --dist loadgroup cannot do this under pytest 9.2: it renames
+# item._nodeid, which pytest no longer reads.)
 LAB_MODULES = frozenset({"test_lab.py", "test_ansible_lab.py", "test_ansible_lab_operations.py"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        stream = "lab" if item.path.name in LAB_MODULES or "lab" in getattr(
-            item, "fixturenames", ()) else "loopback"
-        item.add_marker(pytest.mark.xdist_group(stream))
+def stream_of(nodeid: str) -> str:
+    """The stream a test runs in: "lab" for the lab's modules, else "loopback"."""
+    return "lab" if nodeid.split("::")[0].rsplit("/", 1)[-1] in LAB_MODULES else "loopback"
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TwoStreams(LoadScopeScheduling):
+        """Each stream is one xdist scope: all of it on one worker, in order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return stream_of(nodeid)
+
+    return TwoStreams(config, log)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -94,3 +94,32 @@ def test_uwsgi_stop_arguments(argv: list[str], code: int, said: str,
     from heat_wsgi import uwsgi_stop
     assert uwsgi_stop.main(argv) == code
     assert said in capsys.readouterr().err
+
+
+def test_down_stops_a_service_that_was_spawned_but_never_recorded(tmp_path: Path, capsys) -> None:
+    """A starter killed between spawn and ready (a timeout's SIGKILL on ``heat-wsgi
+    restart``) leaves a process only its pidfile names: ``down`` stops it."""
+    import os
+    import sys
+    from heat_wsgi import cluster
+    stray = process.spawn("heat-engine-B-1", [sys.executable, "-c", "import time; time.sleep(60)"],
+                          state_dir=tmp_path)
+    recycled = process.spawn("old", [sys.executable, "-c", "import time; time.sleep(60)"],
+                             state_dir=tmp_path)
+    try:
+        # A pidfile written a minute after its pid started is not our spawn's
+        # (the pid was recycled): it must be left alone.
+        pidfile = Path(recycled.pidfile)
+        later = pidfile.stat().st_mtime + 60
+        os.utime(pidfile, (later, later))
+        assert [p.pid for p in process.unrecorded_spawns(tmp_path / "run", set())] == [stray.pid]
+        assert process.unrecorded_spawns(tmp_path / "run", {stray.pid}) == []
+        cluster.down(tmp_path)
+        assert not process.is_alive(stray.pid)
+        assert process.is_alive(recycled.pid, recycled.starttime)
+        assert f"stopped heat-engine-B-1          pid {stray.pid} (started, never recorded)" \
+            in capsys.readouterr().out
+        assert not Path(stray.pidfile).exists()
+    finally:
+        for proc in (stray, recycled):
+            process.stop_proc(proc, 5.0)

@@ -192,6 +192,53 @@ def spawn(name: str, argv: Sequence[str], *, state_dir: Path, log: Path | None =
                 pidfile=str(pidfile))
 
 
+def _started_at(pid: int) -> float | None:
+    """The wall-clock time ``pid`` started, from its start time and the boot time."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return int(line.split()[1]) + int(fields[22 - 3]) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+#: How far a pidfile's mtime may trail the start of its process: spawn writes
+#: it right after the fork, so a pid that started long before, or after, the
+#: file was written is a recycled one.
+PIDFILE_WRITTEN_WITHIN = 10.0
+
+
+def unrecorded_spawns(run_dir: Path, recorded: set[int]) -> list[Proc]:
+    """Processes :func:`spawn` started under ``run_dir`` that still run and are not
+    in ``recorded``.
+
+    A caller records a service once it is ready; if the caller is killed in
+    between (a timeout's SIGKILL), its pidfile is the only trace of the
+    process. A pidfile counts only while its pid started within
+    :data:`PIDFILE_WRITTEN_WITHIN` seconds before the file was written, so a
+    recycled pid is never taken for ours.
+    """
+    found: list[Proc] = []
+    for pidfile in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
+        try:
+            pid, written = int(pidfile.read_text().split()[0]), pidfile.stat().st_mtime
+        except (OSError, ValueError, IndexError):
+            continue
+        started = _started_at(pid)
+        if pid in recorded or started is None or not is_alive(pid) or \
+                not written - PIDFILE_WRITTEN_WITHIN <= started <= written + 1.0:
+            continue
+        try:
+            argv = tuple(Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+                errors="replace").split("\0")[:-1])
+        except OSError:
+            continue
+        found.append(Proc(name=pidfile.stem, pid=pid, starttime=proc_starttime(pid) or 0,
+                          argv=argv, log="", pidfile=str(pidfile)))
+    return found
+
+
 def children(pid: int) -> set[int]:
     """The live child processes of ``pid`` (a reload replaces them all)."""
     found = set()
