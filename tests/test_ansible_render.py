@@ -130,12 +130,20 @@ def test_site_yml_starts_services_in_order(sample_tree: Path) -> None:
     modules = [next(k for k in t if "." in k) for t in rolling[0]["tasks"]]
     assert modules == ["ansible.builtin.assert", "community.general.haproxy",
                        "ansible.builtin.systemd_service", "ansible.builtin.systemd_service",
-                       "ansible.builtin.uri", "community.general.haproxy"]
-    # The API units always; the engines (HAProxy cannot drain them) unless told not to.
-    api_units, engine_units = rolling[0]["tasks"][2], rolling[0]["tasks"][3]
+                       "ansible.builtin.async_status", "ansible.builtin.uri",
+                       "community.general.haproxy"]
+    # The API units always; the engines (HAProxy cannot drain them) unless told
+    # not to, side by side: started in the background, then waited for.
+    api_units, engine_units, engine_wait = rolling[0]["tasks"][2:5]
     assert "'api'" in api_units["loop"] and "when" not in api_units
-    assert "'engine'" in engine_units["loop"]
-    assert engine_units["when"] == "heat_wsgi_restart_engines | default(true) | bool"
+    assert "'engine'" in engine_units["loop"] and engine_units["poll"] == 0
+    assert engine_wait["loop"] == "{{ heat_wsgi_engine_restarts.results }}"
+    assert engine_units["register"] == "heat_wsgi_engine_restarts"
+    for task in engine_units, engine_wait:
+        assert task["when"] == "heat_wsgi_restart_engines | default(true) | bool"
+    # Hosts that run engines and no API get the same engine restart, one at a time.
+    assert rolling[1]["hosts"] == "engine:!api" and rolling[1]["serial"] == 1
+    assert rolling[1]["tasks"] == rolling[0]["tasks"][3:5]
 
 
 @pytest.mark.real
