@@ -189,15 +189,20 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     # D as a user adds it to the sample: a fourth host like B and C (the same
     # paths.venv, which the lab links on every machine, D included), with
     # instances named in the sample's style; one process each, to spare the box.
+    # D serves through Apache, one instance in each of its three modes (REST
+    # under mod_wsgi, CFN through mod_proxy_uwsgi, CloudWatch through
+    # mod_proxy to uwsgi), so site.yml's Apache tasks run on a real machine:
+    # the modules, a2ensite, the unmasked apache2 unit and its restart.
     deployment.lab.add_machine("D", D_ADDRESS)
     topology = deployment.topology
     like = topology.host("C")
     assert like is not None
     d = Host(name="D", address=D_ADDRESS, paths=like.paths)
     instances = tuple(ApiInstance(name=f"{kind}-server-3", service=service, host="D",
-                                  processes=1, threads=4 if service == "api" else 1)
-                      for kind, service in (("rest", "api"), ("cfn", "cfn"),
-                                            ("cloudwatch", "cloudwatch")))
+                                  processes=1, threads=4 if service == "api" else 1, mode=mode)
+                      for kind, service, mode in (("rest", "api", "mod_wsgi"),
+                                                  ("cfn", "cfn", "mod_proxy_uwsgi"),
+                                                  ("cloudwatch", "cloudwatch", "mod_proxy")))
     deployment.render(dataclasses.replace(
         topology, hosts=topology.hosts + (d,), api_instances=topology.api_instances + instances,
         engines=topology.engines + (EngineGroup(host="D", processes=1),)))
@@ -213,6 +218,11 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     mine = {name: row for name, row in served.items() if name.endswith("-server-3")}
     assert set(mine) == {i.name for i in instances}, sorted(served)
     assert all(row["status"] == "UP" for row in mine.values()), mine
+    # Apache serves D's REST API itself, under mod_wsgi, as the heat user.
+    apache = deployment.lab.ssh("D", "systemctl is-active apache2; apache2ctl -M 2>/dev/null; "
+                                     "ps -o user= -o args= -C apache2").stdout
+    assert apache.startswith("active\n") and "wsgi_module" in apache, apache
+    assert re.search(r"^heat\s+\(wsgi:", apache, re.MULTILINE), apache
     deadline = time.monotonic() + 30
     while int(served["rest-server-3"]["stot"]) == 0:
         assert time.monotonic() < deadline, "the proxy sent D no request in 30 s"
