@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,9 +24,29 @@ POSITIVE = ("cold_start_s", "pss_mb", "pss_after_load_mb", "rps_root", "rps_heal
             "cpu_us_root", "cpu_us_healthcheck")
 
 
+def run_bench(script: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``script --quick --json``; past ``timeout`` (a bound for a hang, not a speed
+    target: the box may be busy) it gets SIGTERM, which the bench unwinds like
+    Ctrl-C, stopping the servers it started. subprocess.run's SIGKILL would leave
+    them running: they have sessions of their own."""
+    argv = [sys.executable, str(script), "--quick", "--json"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as bench:
+        try:
+            out, err = bench.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            bench.terminate()
+            try:
+                out, err = bench.communicate(timeout=90)
+            except subprocess.TimeoutExpired:
+                bench.kill()
+                out, err = bench.communicate()
+            pytest.fail(f"{script.name} --quick ran over {timeout:g}s; stderr:\n{err[-3000:]}")
+    return subprocess.CompletedProcess(argv, bench.returncode, out, err)
+
+
 def test_quick_run_reports_every_target_and_target_check() -> None:
-    done = subprocess.run([sys.executable, str(BENCH), "--quick", "--json"],
-                          capture_output=True, text=True, timeout=110, check=False)
+    done = run_bench(BENCH, timeout=400)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
 
@@ -54,8 +75,7 @@ KIND_FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms")
 def test_peers_quick_run_reports_every_tier_call_and_target() -> None:
     """bench/peers.py --quick: the real back end, four tiers, every call kind
     served without a failure, every figure and every target reported."""
-    done = subprocess.run([sys.executable, str(PEERS), "--quick", "--json"],
-                          capture_output=True, text=True, timeout=420, check=False)
+    done = run_bench(PEERS, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
 
