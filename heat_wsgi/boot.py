@@ -137,11 +137,20 @@ def _import_heat(prog: str) -> Any:
         from heat.common import config, messaging, profiler, wsgi
         from oslo_config import cfg
         from oslo_log import log
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
         missing = exc.name or str(exc)
         raise BootError(prog, f"cannot import {missing!r} in {sys.executable} "
                               f"(prefix {sys.prefix}): OpenStack Heat is not installed "
                               f"there; {INSTALL_HINT}") from None
+    except ImportError as exc:
+        # Found but not loadable: typically a C extension of another Python
+        # build, e.g. Debian's mod_wsgi given python-home= a venv whose
+        # pyvenv.cfg points at a different 3.11 (measured: "undefined symbol:
+        # _PyModule_Add" for _ssl).
+        raise BootError(prog, f"cannot load {exc.name or 'a module'!r} in {sys.executable} "
+                              f"(prefix {sys.prefix}, Python {sys.version.split()[0]}): "
+                              f"{exc}; the venv must be made by the same Python build "
+                              "as the server that embeds it") from None
     finally:
         if skip_greendns:
             os.environ.pop(_NO_GREENDNS, None)

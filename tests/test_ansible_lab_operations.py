@@ -189,20 +189,15 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     # D as a user adds it to the sample: a fourth host like B and C (the same
     # paths.venv, which the lab links on every machine, D included), with
     # instances named in the sample's style; one process each, to spare the box.
-    # D serves through Apache, one instance in each of its three modes (REST
-    # under mod_wsgi, CFN through mod_proxy_uwsgi, CloudWatch through
-    # mod_proxy to uwsgi), so site.yml's Apache tasks run on a real machine:
-    # the modules, a2ensite, the unmasked apache2 unit and its restart.
     deployment.lab.add_machine("D", D_ADDRESS)
     topology = deployment.topology
     like = topology.host("C")
     assert like is not None
     d = Host(name="D", address=D_ADDRESS, paths=like.paths)
     instances = tuple(ApiInstance(name=f"{kind}-server-3", service=service, host="D",
-                                  processes=1, threads=4 if service == "api" else 1, mode=mode)
-                      for kind, service, mode in (("rest", "api", "mod_wsgi"),
-                                                  ("cfn", "cfn", "mod_proxy_uwsgi"),
-                                                  ("cloudwatch", "cloudwatch", "mod_proxy")))
+                                  processes=1, threads=4 if service == "api" else 1)
+                      for kind, service in (("rest", "api"), ("cfn", "cfn"),
+                                            ("cloudwatch", "cloudwatch")))
     deployment.render(dataclasses.replace(
         topology, hosts=topology.hosts + (d,), api_instances=topology.api_instances + instances,
         engines=topology.engines + (EngineGroup(host="D", processes=1),)))
@@ -218,11 +213,6 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     mine = {name: row for name, row in served.items() if name.endswith("-server-3")}
     assert set(mine) == {i.name for i in instances}, sorted(served)
     assert all(row["status"] == "UP" for row in mine.values()), mine
-    # Apache serves D's REST API itself, under mod_wsgi, as the heat user.
-    apache = deployment.lab.ssh("D", "systemctl is-active apache2; apache2ctl -M 2>/dev/null; "
-                                     "ps -o user= -o args= -C apache2").stdout
-    assert apache.startswith("active\n") and "wsgi_module" in apache, apache
-    assert re.search(r"^heat\s+\(wsgi:", apache, re.MULTILINE), apache
     deadline = time.monotonic() + 30
     while int(served["rest-server-3"]["stot"]) == 0:
         assert time.monotonic() < deadline, "the proxy sent D no request in 30 s"
@@ -370,6 +360,22 @@ def test_losing_machine_c_keeps_reads_going_and_loses_no_accepted_stack(
           f"holder: {len(unheld)}, still unfinished: {len(unfinished)}", file=sys.stderr)
     assert run.summary["stacks"]
     assert {k.rsplit("/", 1)[-1] for k in unfinished} <= unheld, (unfinished, unheld)
+    if unfinished:
+        # Nothing will ever finish them: forget-host's stalled reset (the
+        # operator's next step, doc/ansible.rst) turns each into a failure
+        # Heat reports. The load has been quiet for over 30 s by now, and
+        # C's sessions are gone, so no row lock is left to wait on.
+        reset = deployment.playbook("forget-host.yml", "-e", "heat_wsgi_forget_host=C",
+                                    "-e", "heat_wsgi_forget_stalled_after=30",
+                                    label="forget-host.yml C stalled")
+        deployment.require(reset, "forget-host.yml --stalled-after 30")
+        for key in unfinished:
+            shown = json_out(openstack(deployment, "stack", "show", key.rsplit("/", 1)[-1],
+                                       "-f", "json"))
+            print(f"  stalled stack {key}: {shown['stack_status']} "
+                  f"({shown['stack_status_reason']})", file=sys.stderr)
+            assert shown["stack_status"] == "CREATE_FAILED" and shown["stack_status_reason"], \
+                shown
     status = {row["svname"]: row["status"] for row in admin_stat(deployment)}
     on_c = [i.name for i in deployment.topology.api_instances if i.host == "C"]
     assert len(on_c) == 3 and all(status[name] == "MAINT" for name in on_c), status

@@ -123,3 +123,34 @@ def test_down_stops_a_service_that_was_spawned_but_never_recorded(tmp_path: Path
     finally:
         for proc in (stray, recycled):
             process.stop_proc(proc, 5.0)
+
+
+@pytest.mark.parametrize("error, said", [
+    (ModuleNotFoundError("No module named 'heat'", name="heat"),
+     "cannot import 'heat' in"),
+    (ImportError("/x/_ssl.so: undefined symbol: _PyModule_Add", name="_ssl"),
+     "cannot load '_ssl' in"),
+])
+def test_a_heat_that_cannot_be_imported_is_told_apart_from_one_that_cannot_load(
+        monkeypatch, error: ImportError, said: str) -> None:
+    """Not installed, or installed for another Python build (Debian's mod_wsgi with
+    a pyenv venv as python-home): the message says which, with the loader's words."""
+    import builtins
+    from heat_wsgi import boot
+    from heat_wsgi.errors import BootError
+    real_import = builtins.__import__
+
+    def failing(name: str, *args, **kwargs):
+        if name == "oslo_i18n":
+            raise error
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(BootError) as caught:
+        boot._import_heat("heat-api")
+    assert said in str(caught.value)
+    if isinstance(error, ModuleNotFoundError):
+        assert "not installed there" in str(caught.value)
+    else:
+        assert "undefined symbol: _PyModule_Add" in str(caught.value)
+        assert "same Python build" in str(caught.value)
