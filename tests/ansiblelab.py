@@ -68,18 +68,46 @@ def checkout_venv() -> Path:
                            env={"PATH": "/usr/bin:/bin"}, check=True)
     if Path(probe.stdout.strip()).resolve().is_relative_to(REPO):
         return VENV
-    target = REPO / ".state" / "lab-venv"
-    if not (target / "bin" / "python").exists():
-        subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
-                        "--without-pip", str(target)], check=True)
+    return _venv_over(REPO / ".state" / "lab-venv",
+                      Path(getattr(sys, "_base_executable", sys.executable)), VENV)
+
+
+#: Where a lab host that serves under Debian's mod_wsgi finds its venv (see
+#: :func:`system_python_venv`).
+SYSTEM_VENV = "/opt/heat-system"
+
+
+def system_python_venv() -> Path:
+    """A venv of Debian's own Python running the checkout venv's packages, for a lab
+    host under Debian's mod_wsgi.
+
+    mod_wsgi's ``python-home`` follows the venv's ``pyvenv.cfg`` to its base
+    Python's standard library. The checkout's venv is pyenv's 3.11.7, whose
+    C extensions Debian's embedded 3.11.2 cannot load (``_ssl``: "undefined
+    symbol: _PyModule_Add"); a real host makes its venv with
+    ``/usr/bin/python3``, as site.yml's install part does. The packages'
+    own C extensions load in either. Only mod_wsgi and Python run from it:
+    uwsgi, built against 3.11.7, cannot use Debian's standard library.
+    """
+    return _venv_over(REPO / ".state" / "lab-venv-system", Path("/usr/bin/python3"),
+                      checkout_venv())
+
+
+def _venv_over(target: Path, python: Path, shared_venv: Path) -> Path:
+    """A pip-less venv of ``python`` that imports this checkout first, then the packages
+    of ``shared_venv``, with the executables the units run linked from it."""
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    shared = VENV / "lib" / version / "site-packages"
-    (target / "lib" / version / "site-packages" / "heat_wsgi_checkout.pth").write_text(
+    if not (target / "bin" / "python").exists():
+        subprocess.run([str(python), "-m", "venv", "--without-pip", str(target)], check=True)
+    site = target / "lib" / version / "site-packages"
+    assert site.is_dir(), f"{python} is not a {version}: {target} has no {site}"
+    shared = shared_venv / "lib" / version / "site-packages"
+    (site / "heat_wsgi_checkout.pth").write_text(
         f"import sys, site; sys.path.insert(0, {str(REPO)!r}); site.addsitedir({str(shared)!r})\n")
     for name in ("uwsgi", "heat-engine", "heat-manage"):
         link = target / "bin" / name
         if not link.is_symlink():
-            link.symlink_to(VENV / "bin" / name)
+            link.symlink_to(shared_venv / "bin" / name)
     script = target / "bin" / "heat-wsgi"
     script.write_text(f"#!{target}/bin/python\nimport sys\nfrom heat_wsgi.cli import main\n"
                       "sys.exit(main())\n")

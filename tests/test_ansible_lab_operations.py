@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from ansiblelab import Deployment, RollingRestart, load, proxy_address, recap, under_load
+from ansiblelab import (SYSTEM_VENV, Deployment, RollingRestart, load, proxy_address, recap,
+                        system_python_venv, under_load)
 from heat_wsgi.model import ApiInstance, EngineGroup, Host
 from heat_wsgi.render.haproxy import admin_socket_path
 from heat_wsgi.validate.context import duration_seconds
@@ -189,13 +190,19 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     # D as a user adds it to the sample: a fourth host like B and C (the same
     # paths.venv, which the lab links on every machine, D included), with
     # instances named in the sample's style; one process each, to spare the box.
-    deployment.lab.add_machine("D", D_ADDRESS)
+    # D serves its three APIs under Apache's mod_wsgi, as the heat user, so
+    # site.yml's Apache tasks run on a real machine: the modules, a2ensite,
+    # the unit unmasked and started, its restart. Its venv is one of Debian's
+    # own Python, which mod_wsgi embeds (ansiblelab.system_python_venv).
+    machine = deployment.lab.add_machine("D", D_ADDRESS)
+    (machine.root / SYSTEM_VENV.lstrip("/")).symlink_to(system_python_venv())
     topology = deployment.topology
     like = topology.host("C")
     assert like is not None
-    d = Host(name="D", address=D_ADDRESS, paths=like.paths)
+    d = Host(name="D", address=D_ADDRESS, paths=dataclasses.replace(like.paths, venv=SYSTEM_VENV))
     instances = tuple(ApiInstance(name=f"{kind}-server-3", service=service, host="D",
-                                  processes=1, threads=4 if service == "api" else 1)
+                                  processes=1, threads=4 if service == "api" else 1,
+                                  mode="mod_wsgi")
                       for kind, service in (("rest", "api"), ("cfn", "cfn"),
                                             ("cloudwatch", "cloudwatch")))
     deployment.render(dataclasses.replace(
@@ -213,6 +220,12 @@ def test_adding_machine_d_serves_through_the_proxy_without_failures(
     mine = {name: row for name, row in served.items() if name.endswith("-server-3")}
     assert set(mine) == {i.name for i in instances}, sorted(served)
     assert all(row["status"] == "UP" for row in mine.values()), mine
+    # Apache itself serves them: one mod_wsgi daemon per instance, as heat.
+    apache = deployment.lab.ssh("D", "systemctl is-active apache2; "
+                                     "ps -o user= -o args= -C apache2").stdout
+    assert apache.startswith("active\n"), apache
+    daemons = re.findall(r"^heat\s+\(wsgi:(\S+?)\)", apache, re.MULTILINE)
+    assert sorted(daemons) == sorted(i.name for i in instances), apache
     deadline = time.monotonic() + 30
     while int(served["rest-server-3"]["stot"]) == 0:
         assert time.monotonic() < deadline, "the proxy sent D no request in 30 s"
