@@ -192,15 +192,12 @@ def spawn(name: str, argv: Sequence[str], *, state_dir: Path, log: Path | None =
                 pidfile=str(pidfile))
 
 
-def _started_at(pid: int) -> float | None:
-    """The wall-clock time ``pid`` started, from its start time and the boot time."""
-    fields = _stat_fields(pid)
-    if fields is None:
-        return None
+def _boot_time() -> float:
+    """When the kernel booted, in wall-clock seconds (the base of every start time)."""
     for line in Path("/proc/stat").read_text().splitlines():
         if line.startswith("btime "):
-            return int(line.split()[1]) + int(fields[22 - 3]) / os.sysconf("SC_CLK_TCK")
-    return None
+            return float(line.split()[1])
+    raise OSError("/proc/stat has no btime line")
 
 
 #: How far a pidfile's mtime may trail the start of its process: spawn writes
@@ -219,23 +216,27 @@ def unrecorded_spawns(run_dir: Path, recorded: set[int]) -> list[Proc]:
     :data:`PIDFILE_WRITTEN_WITHIN` seconds before the file was written, so a
     recycled pid is never taken for ours.
     """
+    pidfiles = sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []
+    if not pidfiles:
+        return []
+    booted, ticks = _boot_time(), os.sysconf("SC_CLK_TCK")
     found: list[Proc] = []
-    for pidfile in sorted(run_dir.glob("*.pid")) if run_dir.is_dir() else []:
+    for pidfile in pidfiles:
         try:
             pid, written = int(pidfile.read_text().split()[0]), pidfile.stat().st_mtime
         except (OSError, ValueError, IndexError):
             continue
-        started = _started_at(pid)
-        if pid in recorded or started is None or not is_alive(pid) or \
-                not written - PIDFILE_WRITTEN_WITHIN <= started <= written + 1.0:
+        starttime = proc_starttime(pid) if pid not in recorded else None
+        if starttime is None or not is_alive(pid, starttime) or \
+                not written - PIDFILE_WRITTEN_WITHIN <= booted + starttime / ticks <= written + 1.0:
             continue
         try:
             argv = tuple(Path(f"/proc/{pid}/cmdline").read_bytes().decode(
                 errors="replace").split("\0")[:-1])
         except OSError:
             continue
-        found.append(Proc(name=pidfile.stem, pid=pid, starttime=proc_starttime(pid) or 0,
-                          argv=argv, log="", pidfile=str(pidfile)))
+        found.append(Proc(name=pidfile.stem, pid=pid, starttime=starttime, argv=argv, log="",
+                          pidfile=str(pidfile)))
     return found
 
 
