@@ -481,7 +481,7 @@ class ApiInstance:
         "uwsgi unix socket: required path for mod_proxy_uwsgi (defaults to "
         "<run_dir>/<name>.sock); an extra listener in the other uwsgi modes."))
     processes: int = field(default=2, metadata=doc("Worker processes."))
-    threads: int = field(default=4, metadata=doc("Threads per worker process."))
+    threads: int = field(default=2, metadata=doc("Threads per worker process."))
 
     def __post_init__(self) -> None:
         where = f"api_instances[{_key(self.name)}]"
