@@ -12,7 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +21,17 @@ RANDOM_STRING_TEMPLATE: dict[str, Any] = {
     "resources": {"rs": {"type": "OS::Heat::RandomString", "properties": {"length": 16}}},
     "outputs": {"value": {"value": {"get_attr": ["rs", "value"]}}},
 }
-# Status reads while a stack is created, on a fixed schedule from the POST
-# (a late answer skips a slot, it does not push the next read back), so a
-# tier that answers faster is not read more often: every tier gets the same
-# poll load, and the completion time is known to within one interval.
+# Status reads while a stack is created go out on a fixed schedule from the
+# POST's answer, each on its own thread, without waiting for the earlier
+# ones: the same read rate for every tier, however fast it answers. (Reads
+# that wait for the previous answer, as this once did, give a tier that
+# answers slowly fewer reads: 2.0 requests per create against 3.6 for a faster tier
+# in one run, so less engine work and sooner creates for the slower tier.)
+# The completion time is the answer to the first read that saw the stack
+# done, so it is known to within one interval. At most MAX_READS_IN_FLIGHT
+# per create: a tier that stops answering is not flooded.
 POLL_INTERVAL = 0.25
+MAX_READS_IN_FLIGHT = 8
 CREATE_TIMEOUT = 120.0
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -67,8 +73,8 @@ class Created:
 
 
 def create_to_completion(base: str, project: str, name: str) -> Created:
-    """POST one RandomString stack and read its status until it is no longer
-    in progress."""
+    """POST one RandomString stack and read its status, on the fixed schedule
+    above, until a read sees it no longer in progress."""
     started = time.monotonic()
     stacks = f"{base}/v1/{project}/stacks"
     status, answer = call("POST", stacks, project,
@@ -78,19 +84,37 @@ def create_to_completion(base: str, project: str, name: str) -> Created:
                        f"POST answered {status}: {str(answer)[:200]}")
     stack_id = str(answer["stack"]["id"])
     url = f"{stacks}/{name}/{stack_id}"
-    calls = 1
-    while time.monotonic() - started < CREATE_TIMEOUT:
-        elapsed = time.monotonic() - started
-        time.sleep(POLL_INTERVAL - elapsed % POLL_INTERVAL)
-        status, answer = call("GET", url, project)
-        calls += 1
-        seconds = time.monotonic() - started
+
+    def read() -> tuple[float, str | None, str]:
+        """(when answered, final status or None while in progress, what went wrong)"""
+        try:
+            status, answer = call("GET", url, project)
+        except LoadError as exc:
+            return time.monotonic(), "", str(exc)
         if status != 200 or not isinstance(answer, dict):
-            return Created(name, stack_id, seconds, False, f"GET answered {status}", calls)
+            return time.monotonic(), "", f"GET answered {status}"
         state = str(answer["stack"]["stack_status"])
-        if state != "CREATE_IN_PROGRESS":
-            return Created(name, stack_id, seconds, state == "CREATE_COMPLETE", state, calls)
-    return Created(name, stack_id, time.monotonic() - started, False, "timed out", calls)
+        return time.monotonic(), (None if state == "CREATE_IN_PROGRESS" else state), state
+
+    reads: list[Future[tuple[float, str | None, str]]] = []
+    with ThreadPoolExecutor(max_workers=MAX_READS_IN_FLIGHT) as pool:
+        schedule = time.monotonic()
+        while schedule - started < CREATE_TIMEOUT:
+            schedule += POLL_INTERVAL
+            time.sleep(max(0.0, schedule - time.monotonic()))
+            # Answers in the order the reads were sent: the first one done
+            # decides, even if a later read happened to answer first.
+            for future in reads:
+                if not future.done():
+                    break
+                answered, final, detail = future.result()
+                if final is not None:
+                    return Created(name, stack_id, answered - started,
+                                   final == "CREATE_COMPLETE", detail, 1 + len(reads))
+            if sum(not f.done() for f in reads) < MAX_READS_IN_FLIGHT:
+                reads.append(pool.submit(read))
+    return Created(name, stack_id, time.monotonic() - started, False, "timed out",
+                   1 + len(reads))
 
 
 def delete_to_completion(base: str, project: str, stack: Created) -> str | None:

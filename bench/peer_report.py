@@ -182,7 +182,10 @@ class Report:
             "HTTP request (creates: the POST and the status reads).",
             f"PSS: master + children, the larger of after-the-rounds and after-start "
             f"(median of {st['starts']}); cold start: spawn -> first 200 on the stack list.",
-            f"{os.cpu_count()} CPUs, {st['engine_workers']} engine workers, load average "
+            f"{os.cpu_count()} CPUs"
+            + (f" (the tiers on {st['api_cores']} of their own, the back end and the clients "
+               f"on the rest)" if st.get("api_cores") else "")
+            + f", {st['engine_workers']} engine workers, load average "
             f"{os.getloadavg()[0]:.1f} at the end; run took {self.elapsed_s:.0f} s.",
         ]
         failed = sum(k.failed for s in self.summary.values() for k in s.kinds.values())

@@ -72,6 +72,9 @@ class Where:
 
     state: Path
     heat_conf: Path
+    # The cores every tier runs on; empty: all this process may use (the
+    # back end and the clients then share them with the tiers).
+    api_cpus: tuple[int, ...] = ()
 
     def log(self, key: str) -> str:
         return str(self.state / "logs" / f"tier-{key}.log")

@@ -80,6 +80,7 @@ class Settings:
     starts: int              # cold starts per tier
     engine_workers: int
     concurrency: int = CONCURRENCY
+    api_cores: int = 0       # cores of the tiers' own; 0: all cores shared
     kinds: tuple[str, ...] = KINDS
 
 
@@ -145,7 +146,10 @@ def spawn(tier: Tier, where: Where) -> Proc:
     # This checkout's heat_wsgi, whatever the venv's editable install points at.
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    proc = process.spawn(f"tier-{tier.key}", [str(UWSGI), "--ini", str(ini)],
+    argv = [str(UWSGI), "--ini", str(ini)]
+    if where.api_cpus:   # taskset execs uwsgi: the recorded pid is the master's
+        argv = ["taskset", "-c", ",".join(map(str, where.api_cpus)), *argv]
+    proc = process.spawn(f"tier-{tier.key}", argv,
                          state_dir=where.state, log=Path(where.log(tier.key)), env=env)
     _running[proc.pid] = proc
     return proc
@@ -302,7 +306,7 @@ def cold_starts(tiers: Sequence[Tier], where: Where, settings: Settings, results
 
 def build_tiers(where: Where, variants: Sequence[tuple[int, int, int | None]],
                 peers: bool) -> list[Tier]:
-    cores = len(os.sched_getaffinity(0))
+    cores = len(where.api_cpus) or len(os.sched_getaffinity(0))
     addresses = list(TIER_ADDRESSES)
     tiers = [heat_wsgi_tier(where, addresses.pop(0))] if peers or not variants else []
     for processes, threads, listen in variants:
@@ -315,13 +319,28 @@ def build_tiers(where: Where, variants: Sequence[tuple[int, int, int | None]],
     return tiers
 
 
+def split_cores(api_cores: int) -> tuple[int, ...]:
+    """With ``api_cores``, the first that many of our cores for the tiers and
+    the rest for this process and all it starts after (the back end, ab, the
+    create clients), as when the API has hosts of its own; else ()."""
+    if not api_cores:
+        return ()
+    cores = sorted(os.sched_getaffinity(0))
+    if not 0 < api_cores < len(cores):
+        raise BenchError(f"--api-cores takes 1 to {len(cores) - 1} of this process's "
+                         f"{len(cores)} cores, got {api_cores}")
+    os.sched_setaffinity(0, cores[api_cores:])
+    return tuple(cores[:api_cores])
+
+
 def run(settings: Settings, variants: Sequence[tuple[int, int, int | None]], peers: bool,
         log: Log) -> tuple[list[Tier], Results]:
     state = Path(tempfile.mkdtemp(prefix="heat-wsgi-peers-"))
     results = Results()
+    api_cpus = split_cores(settings.api_cores)
     try:
         with backend(state, settings, log) as conf:
-            where = Where(state=state, heat_conf=conf)
+            where = Where(state=state, heat_conf=conf, api_cpus=api_cpus)
             tiers = build_tiers(where, variants, peers)
             if len(tiers) > len(TIER_ADDRESSES):
                 raise BenchError(f"at most {len(TIER_ADDRESSES)} tiers at once")
@@ -356,6 +375,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine-workers", type=int, help="num_engine_workers (default 2)")
     parser.add_argument("--concurrency", type=int, help=f"clients (default {CONCURRENCY})")
     parser.add_argument("--burst-seconds", type=int, help="seconds per list/show burst")
+    parser.add_argument("--api-cores", type=int,
+                        help="give the tiers this many cores of their own and the back end "
+                             "and clients the rest (default: all share all)")
     parser.add_argument("--kinds", help="comma-separated subset of " + ",".join(KINDS))
     parser.add_argument("--variants", default="",
                         help="extra heat_wsgi tiers, comma-separated PxT[/LISTEN], e.g. 2x4,4x2")
@@ -367,7 +389,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = QUICK if args.quick else FULL
-    for name in ("rounds", "starts", "engine_workers", "concurrency", "burst_seconds"):
+    for name in ("rounds", "starts", "engine_workers", "concurrency", "burst_seconds",
+                 "api_cores"):
         if getattr(args, name):
             settings = replace(settings, **{name: getattr(args, name)})
     if args.kinds:
