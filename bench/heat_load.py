@@ -22,11 +22,11 @@ RANDOM_STRING_TEMPLATE: dict[str, Any] = {
     "outputs": {"value": {"value": {"get_attr": ["rs", "value"]}}},
 }
 # Status reads while a stack is created go out on a fixed schedule from the
-# POST's answer, each on its own thread, without waiting for the earlier
-# ones: the same read rate for every tier, however fast it answers. (Reads
-# that wait for the previous answer, as this once did, give a tier that
-# answers slowly fewer reads: 2.0 requests per create against 3.6 for a faster tier
-# in one run, so less engine work and sooner creates for the slower tier.)
+# POST's answer, from a small pool of threads, without waiting for the
+# earlier ones: the same read rate for every tier, however fast it answers.
+# (Reads that wait for the previous answer, as this once did, give a tier
+# that answers slowly fewer reads, 2.0 requests per create against 3.6 for
+# a faster one in one run, so less engine work and sooner creates.)
 # The completion time is the answer to the first read that saw the stack
 # done, so it is known to within one interval. At most MAX_READS_IN_FLIGHT
 # per create: a tier that stops answering is not flooded.
@@ -86,7 +86,8 @@ def create_to_completion(base: str, project: str, name: str) -> Created:
     url = f"{stacks}/{name}/{stack_id}"
 
     def read() -> tuple[float, str | None, str]:
-        """(when answered, final status or None while in progress, what went wrong)"""
+        """(when answered, the final status, None while in progress or "" when
+        the read failed, and the status or what went wrong)"""
         try:
             status, answer = call("GET", url, project)
         except LoadError as exc:
