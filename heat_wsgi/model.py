@@ -435,7 +435,16 @@ class ProxyConfig:
         "Address the listeners bind; defaults to the host's address."))
     listeners: tuple[Listener, ...] = field(default=(), metadata=doc(
         "One listener per API service."))
-    balance: Balance = field(default="roundrobin", metadata=doc("Balancing algorithm."))
+    balance: Balance = field(default="leastconn", metadata=doc(
+        "Balancing algorithm. leastconn sends each request to the instance with the fewest "
+        "in flight, which suits Heat's calls: they wait on RPC for anything from milliseconds "
+        "to seconds. With queue_in_proxy it is also the one that never strands queued "
+        "requests while a server is drained (roundrobin did, with HAProxy 2.6)."))
+    queue_in_proxy: bool = field(default=True, metadata=doc(
+        "Give each server line 'maxconn' = its instance's processes x threads, the calls "
+        "it can run at once. Requests beyond that wait in HAProxy's queue and go to "
+        "whichever instance frees first, not into one instance's listen backlog, where a "
+        "health check would wait behind them too. timeout queue bounds the wait."))
     retries: int = field(default=3, metadata=doc("Connection retries per request."))
     redispatch: bool = field(default=True, metadata=doc(
         "Retry on another server when one is down (option redispatch)."))
@@ -481,7 +490,7 @@ class ApiInstance:
         "uwsgi unix socket: required path for mod_proxy_uwsgi (defaults to "
         "<run_dir>/<name>.sock); an extra listener in the other uwsgi modes."))
     processes: int = field(default=2, metadata=doc("Worker processes."))
-    threads: int = field(default=2, metadata=doc("Threads per worker process."))
+    threads: int = field(default=1, metadata=doc("Threads per worker process."))
 
     def __post_init__(self) -> None:
         where = f"api_instances[{_key(self.name)}]"

@@ -197,8 +197,8 @@ def test_deep_nesting_is_one_error_quickly() -> None:
 @pytest.mark.parametrize("old, new, field", [
     ("- {host: B, processes: 2}", "- {host: B, processes: 1000000000000}", "engines[B].processes"),
     ("- {host: B, processes: 2}", "- {host: B, workers: 100000000}", "engines[B].workers"),
-    ("processes: 2, threads: 2}", "processes: 100000000, threads: 4}", "api_instances[rest-server-1].processes"),
-    ("processes: 2, threads: 2}", "processes: 2, threads: 100000000}", "api_instances[rest-server-1].threads"),
+    ("processes: 2, threads: 1}", "processes: 100000000, threads: 4}", "api_instances[rest-server-1].processes"),
+    ("processes: 2, threads: 1}", "processes: 2, threads: 100000000}", "api_instances[rest-server-1].threads"),
 ])
 def test_process_counts_are_bounded(old: str, new: str, field: str) -> None:
     text = SAMPLE_TEXT.replace(old, new, 1).replace("  max_connections: 151      # MariaDB's default\n", "")

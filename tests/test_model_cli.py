@@ -42,7 +42,7 @@ def test_validate_warnings_only_is_0(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_validate_errors_is_1_and_prints_every_problem(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    text = (SAMPLE.read_text().replace("host: B, processes: 2, threads: 2}", "host: B, port: 0}")
+    text = (SAMPLE.read_text().replace("host: B, processes: 2, threads: 1}", "host: B, port: 0}")
             .replace("cfn-server-2", "cfn-server-1"))
     path = write(tmp_path, text)
     assert main(["validate", str(path)]) == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -401,3 +401,32 @@ def test_retry_on_keywords() -> None:
     fired(replace(base(), proxy=proxy), "proxy.retry_on", text="control character")
     proxy = replace(base().proxy, retry_on="sometimes")
     fired(replace(base(), proxy=proxy), "proxy.retry_on", text="retry-on keywords")
+
+
+def test_roundrobin_with_per_server_maxconn_is_refused() -> None:
+    """The pairing that stranded queued requests during a drain (doc/uwsgi.rst)."""
+    proxy = replace(base().proxy, balance="roundrobin")
+    problem = fired(replace(base(), proxy=proxy), "proxy.balance", text="queue_in_proxy")
+    assert problem.value == "roundrobin"
+    for balance, queue in (("roundrobin", False), ("leastconn", True), ("source", True)):
+        proxy = replace(base().proxy, balance=balance, queue_in_proxy=queue)
+        assert validate(replace(base(), proxy=proxy)) == [], (balance, queue)
+
+
+HAPROXY_CFG = PurePosixPath("a/etc/haproxy/haproxy.cfg")
+
+
+def test_each_server_line_takes_its_instances_processes_times_threads() -> None:
+    t = replace(base(), api_instances=(
+        ApiInstance(name="api-b", service="api", host="b", processes=3, threads=2),
+        ApiInstance(name="api-c", service="api", host="c", mode="mod_wsgi"),
+        ApiInstance(name="cfn-b", service="cfn", host="b", processes=1, threads=1)))
+    haproxy = heat_wsgi.render(t)[HAPROXY_CFG].text
+    servers = {line.split()[1]: line for line in haproxy.splitlines()
+               if line.startswith("    server ")}
+    assert servers["api-b"].endswith(" maxconn 6")
+    assert servers["api-c"].endswith(" maxconn 2")   # the default 2 x 1, under mod_wsgi too
+    assert servers["cfn-b"].endswith(" maxconn 1")
+    unlimited = heat_wsgi.render(replace(t, proxy=replace(t.proxy, queue_in_proxy=False)))
+    assert " maxconn" not in "".join(line for line in unlimited[HAPROXY_CFG].text.splitlines()
+                                     if line.startswith("    server "))

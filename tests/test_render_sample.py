@@ -87,10 +87,14 @@ def test_haproxy_matches_the_scaling_guide(sample: Topology) -> None:
     assert "server rest-server-2 10.0.0.3:8004 check" in rest
     assert "server cfn-server-1 10.0.0.2:8000 check" in cfn
     assert "server cfn-server-2 10.0.0.3:8000 check" in cfn
-    # roundrobin, not the guide's "balance source": Heat's APIs keep no
+    # Each server takes what its processes x threads run at once; the rest
+    # waits in HAProxy's queue (proxy.queue_in_proxy).
+    for server in rest.splitlines()[-2:] + cfn.splitlines()[-2:]:
+        assert server.endswith(" maxconn 2"), server
+    # leastconn, not the guide's "balance source": Heat's APIs keep no
     # session, and source sent every client behind one address to one server
     # (the sample's comment says why).
-    for line in ("balance roundrobin", "option httpchk", "http-check send meth GET uri /healthcheck",
+    for line in ("balance leastconn", "option httpchk", "http-check send meth GET uri /healthcheck",
                  "http-check expect status 200", "option forwardfor",
                  "http-request set-header X-Forwarded-Proto http"):
         assert line in rest and line in cfn

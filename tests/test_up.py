@@ -150,9 +150,14 @@ def test_twenty_concurrent_stacks_through_the_proxy(up: tuple[Record, str],
     assert outputs["secret"] == outputs["probe"] and len(outputs["secret"]) == 12
 
     # Both REST API instances served requests: HAProxy counted sessions on each.
-    after = {s.server: s.sessions for s in haproxy.show_stat(record.stats_socket)}
+    stats = haproxy.show_stat(record.stats_socket)
+    after = {s.server: s.sessions for s in stats}
     for server in ("api-node-2", "api-node-3"):
         assert after[server] - before.get(server, 0) >= STACKS // 4, (before, after)
+    # 20 clients on two 2 x 1 instances: HAProxy held each instance to the two
+    # calls it runs at once (proxy.queue_in_proxy) and queued the rest itself.
+    rest = [s for s in stats if s.backend == "rest_api_proxy"]
+    assert rest and all(s.limit == 2 and 0 < s.most <= s.limit for s in rest), rest
     # Engines on both hosts did the work: their own logs say so.
     worked = _engine_hosts_that_worked(state_dir, names)
     assert worked == {"node-2", "node-3"}, f"engine hosts with a CREATE COMPLETE: {worked}"

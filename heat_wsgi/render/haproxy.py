@@ -100,7 +100,7 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
         f"    timeout server {w(t.server)}",
         f"    timeout check {w(t.check)}",
     ]
-    by_service: dict[str, list[tuple[str, str, int]]] = {s: [] for s in SERVICE_NAMES}
+    by_service: dict[str, list[tuple[str, str, int, str]]] = {s: [] for s in SERVICE_NAMES}
     for instance in topology.api_instances:
         host = index.hosts.get(instance.host)
         if host is None:
@@ -108,7 +108,8 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
         address = instance_address(instance, host)
         if is_wildcard(address):
             address = host.address
-        by_service[instance.service].append((instance.name, address, instance.effective_port))
+        limit = f" maxconn {instance.processes * instance.threads}" if proxy.queue_in_proxy else ""
+        by_service[instance.service].append((instance.name, address, instance.effective_port, limit))
     ssl = f" ssl crt {w(proxy.tls.certificate)}" if proxy.tls else ""
     scheme = "https" if proxy.tls else "http"
     for listener in sorted(proxy.listeners, key=lambda l: SERVICE_NAMES.index(l.service)):
@@ -128,8 +129,8 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
                 "    http-check expect status 200",
             ]
         check = server_check(hc)
-        for name, server_address, port in by_service[listener.service]:
-            lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}")
+        for name, server_address, port, limit in by_service[listener.service]:
+            lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}{limit}")
     if proxy.stats is not None:
         stats = proxy.stats
         lines += [

@@ -148,6 +148,8 @@ class ServerStat:
     :ivar responses: HTTP responses sent back (sum of ``hrsp_*``)
     :ivar current: sessions open right now (``scur``); a drained server is
         idle when it reaches 0
+    :ivar most: the most sessions it had open at once (``smax``)
+    :ivar limit: its ``maxconn`` (``slim``); 0 for none
     """
 
     backend: str
@@ -157,6 +159,8 @@ class ServerStat:
     responses: int
     check_status: str
     current: int = 0
+    most: int = 0
+    limit: int = 0
 
 
 def _int(value: str | None) -> int:
@@ -178,7 +182,8 @@ def show_stat(stats_socket: str | Path) -> list[ServerStat]:
         stats.append(ServerStat(backend=row["pxname"], server=row["svname"],
                                 status=row.get("status", ""), sessions=_int(row.get("stot")),
                                 responses=responses, check_status=row.get("check_status", ""),
-                                current=_int(row.get("scur"))))
+                                current=_int(row.get("scur")), most=_int(row.get("smax")),
+                                limit=_int(row.get("slim"))))
     return stats
 
 

@@ -159,6 +159,13 @@ def rule_proxy(ctx: RuleContext) -> None:
             if word not in _RETRY_ON and not (word.isdigit() and word in _RETRY_STATUS):
                 ctx.error("proxy.retry_on", "must be HAProxy retry-on keywords such as "
                           "'conn-failure empty-response response-timeout'", word)
+    if proxy.queue_in_proxy and proxy.balance == "roundrobin":
+        # Measured with Debian 12's HAProxy 2.6.12, with and without Heat: while one
+        # server was drained and made ready again, requests stayed in the backend's
+        # queue with every server up and idle, until timeout queue answered them 503.
+        ctx.error("proxy.balance", "roundrobin together with queue_in_proxy (per-server "
+                  "maxconn) strands queued requests while a server is drained, as a rolling "
+                  "restart does; use leastconn, or set queue_in_proxy: false", proxy.balance)
     hc = proxy.health_check
     if duration_seconds(hc.inter) is None:
         ctx.error("proxy.health_check.inter", "must be an HAProxy duration such as 2s", hc.inter)
