@@ -5,7 +5,7 @@ from __future__ import annotations
 from heat_wsgi.derive import Index, build_index
 from heat_wsgi.derive.addresses import is_wildcard
 from heat_wsgi.derive.layout import instance_address, stats_address
-from heat_wsgi.model import HealthCheck, Host, ProxyConfig, ProxyLog, Topology
+from heat_wsgi.model import ApiInstance, HealthCheck, Host, ProxyConfig, ProxyLog, Topology
 from heat_wsgi.quoting import haproxy_word as w
 from heat_wsgi.render.common import header
 from heat_wsgi.services import SERVICE_NAMES, SERVICES, ServiceName
@@ -100,7 +100,7 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
         f"    timeout server {w(t.server)}",
         f"    timeout check {w(t.check)}",
     ]
-    by_service: dict[str, list[tuple[str, str, int, str]]] = {s: [] for s in SERVICE_NAMES}
+    by_service: dict[str, list[tuple[ApiInstance, str]]] = {s: [] for s in SERVICE_NAMES}
     for instance in topology.api_instances:
         host = index.hosts.get(instance.host)
         if host is None:
@@ -108,8 +108,7 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
         address = instance_address(instance, host)
         if is_wildcard(address):
             address = host.address
-        limit = f" maxconn {instance.processes * instance.threads}" if proxy.queue_in_proxy else ""
-        by_service[instance.service].append((instance.name, address, instance.effective_port, limit))
+        by_service[instance.service].append((instance, address))
     ssl = f" ssl crt {w(proxy.tls.certificate)}" if proxy.tls else ""
     scheme = "https" if proxy.tls else "http"
     for listener in sorted(proxy.listeners, key=lambda l: SERVICE_NAMES.index(l.service)):
@@ -129,8 +128,12 @@ def render_haproxy(topology: Topology, index: Index | None = None) -> str:
                 "    http-check expect status 200",
             ]
         check = server_check(hc)
-        for name, server_address, port, limit in by_service[listener.service]:
-            lines.append(f"    server {w(name)} {_addr(server_address, port)}{check}{limit}")
+        for instance, server_address in by_service[listener.service]:
+            # The calls it runs at once; HAProxy queues the rest (queue_in_proxy).
+            limit = (f" maxconn {instance.processes * instance.threads}"
+                     if proxy.queue_in_proxy else "")
+            lines.append(f"    server {w(instance.name)} "
+                         f"{_addr(server_address, instance.effective_port)}{check}{limit}")
     if proxy.stats is not None:
         stats = proxy.stats
         lines += [
