@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from heat_wsgi import config_args, healthcheck, postfork
+from heat_wsgi import config_args, deferred_db, healthcheck, postfork
 from heat_wsgi.errors import BootError, HeatWsgiError
 from heat_wsgi.services import SERVICES, by_program
 
@@ -131,6 +131,9 @@ def _import_heat(prog: str) -> Any:
     skip_greendns = "eventlet" not in sys.modules and _NO_GREENDNS not in os.environ
     if skip_greendns:
         os.environ[_NO_GREENDNS] = "yes"
+    # The API reaches the database only through heat-engine: keep SQLAlchemy
+    # out until something here does use it (see heat_wsgi.deferred_db).
+    deferred_db.install()
     try:
         import oslo_i18n
         from heat import version
@@ -228,6 +231,8 @@ def _boot(prog: str, argv: Sequence[str], environ: Mapping[str, str]) -> WSGIApp
         raise BootError(prog, f"missing option: {exc}") from None
     except cfg.Error as exc:
         raise BootError(prog, f"bad configuration: {exc}") from None
+    except BootError:
+        raise   # says which service already (the CloudWatch app's own checks)
     except HeatWsgiError as exc:
         raise BootError(prog, str(exc)) from None
 

@@ -101,3 +101,11 @@ def test_bad_transport_url_names_the_option_and_driver(clean_env, conf):
     clean_env["OS_HEAT_CONFIG_FILES"] = str(conf)
     _, message = boot("api", clean_env)
     assert "[DEFAULT] transport_url" in message and "kafak" in message
+
+
+def test_cloudwatch_without_its_tables_says_so_once(clean_env, conf):
+    clean_env["OS_HEAT_CONFIG_FILES"] = str(conf)
+    status, message = boot("cloudwatch", clean_env)
+    assert status == 500
+    assert "heat-wsgi cloudwatch db-sync" in message
+    assert message.count("cannot start") == 1, message

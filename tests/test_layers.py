@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("heat_wsgi.errors", "heat_wsgi.services", "heat_wsgi.callable_module"),
     ("heat_wsgi.quoting", "heat_wsgi.files", "heat_wsgi.config_args", "heat_wsgi.healthcheck",
      "heat_wsgi.postfork", "heat_wsgi.cfn_compat", "heat_wsgi.engine",
-     "heat_wsgi.forget_host"),
+     "heat_wsgi.forget_host", "heat_wsgi.deferred_db"),
     # the model; what runs processes; the WSGI side (boot, the CloudWatch API)
     ("heat_wsgi.model", "heat_wsgi.runtime", "heat_wsgi.boot", "heat_wsgi.cw"),
     ("heat_wsgi.secretfile",),   # reads the credentials files a topology names
