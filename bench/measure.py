@@ -192,12 +192,17 @@ class Verdict:
         return "MISS"
 
 
+def quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """The lower and upper quartiles of ``values`` (both the value, if one)."""
+    if len(values) >= 2:
+        low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+        return low, high
+    return values[0], values[0]
+
+
 def rate_verdict(name: str, ratios: list[float], threshold: float, detail: str) -> Verdict:
     """A verdict on the median of paired per-burst ratios, with their quartiles."""
-    if len(ratios) >= 2:
-        low, _, high = statistics.quantiles(ratios, n=4, method="inclusive")
-    else:
-        low = high = ratios[0]
+    low, high = quartiles(ratios)
     return Verdict(name, median(ratios), threshold, True,
                    f"{detail}; per-burst ratios {low:.2f}-{high:.2f} (quartiles)",
                    spread=(low, high))
