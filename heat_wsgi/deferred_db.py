@@ -29,11 +29,11 @@ import types
 from typing import Any
 
 REAL = "oslo_db.sqlalchemy.enginefacade"
-# What oslo.db's transaction_context_provider sets on a class (oslo.db 17:
+# What oslo.db's transaction_context_provider sets on a class (oslo.db 18:
 # a ``transaction_ctx`` property and three ``_context_descriptor``\\ s).
 GRAFTED = ("transaction_ctx", "session", "connection", "transaction")
 
-_lock = threading.Lock()
+_lock = threading.RLock()   # reentrant: the real import may come back here
 
 
 class DeferredModule(types.ModuleType):
